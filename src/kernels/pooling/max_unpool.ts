@@ -1,0 +1,3 @@
+import type { OpSpec } from '../registry.js';
+
+export const maxUnpoolOps: OpSpec[] = [];
