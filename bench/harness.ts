@@ -1,0 +1,248 @@
+/**
+ * The benchmark harness: what a workload is, how it is timed, and how a result is printed.
+ *
+ * A workload allocates and fills its inputs once in `prepare` (untimed) and returns the call to time.
+ * The harness warms the call up, then times it at least `minRuns` times (more for fast calls, until
+ * `minTimeMs` of samples are collected) and reports the median.
+ */
+import os from 'node:os';
+import type { FloatTensor, Tensor } from '../src/kernels/tensor.js';
+
+/** The PyTorch 1.13.1 single-thread figure a workload is compared with (a range when it varies). */
+export interface Reference {
+  readonly median_ms?: readonly [number, number];
+  readonly gflops?: readonly [number, number];
+  readonly images_per_s?: readonly [number, number];
+}
+
+/** What `prepare` hands back: the call to time and the amount of work one call does. */
+export interface Prepared {
+  /** One timed call. Its return value is kept alive only until the next call. */
+  run(): unknown;
+  /** Bytes one call reads plus bytes it writes (see `bytesOf`). */
+  readonly bytes: number;
+  /** Floating-point operations of one call (a multiply-add counts as 2); gives `gflops`. */
+  readonly flops?: number;
+  /** Images one call processes; gives `images_per_s`. */
+  readonly images?: number;
+}
+
+export interface Workload {
+  /** Short id, e.g. `A1`, `A1-bwd`, `B1`, `C2`. */
+  readonly id: string;
+  /** The operator as torch.nn.functional names it, e.g. `max_pool2d`, `max_pool2d_backward`. */
+  readonly name: string;
+  /** Input shape (NCHW). */
+  readonly shape: readonly number[];
+  /** Keyword arguments as torch.nn.functional spells them. */
+  readonly params: Readonly<Record<string, unknown>>;
+  /** Threads the timed call uses; the kernels are single-threaded. */
+  readonly threads?: number;
+  readonly reference?: Reference;
+  /** Allocates and fills the inputs (untimed). May be async, e.g. to load a kernel module. */
+  prepare(): Prepared | Promise<Prepared>;
+}
+
+/** One line of `--json` output. */
+export interface BenchRecord {
+  id: string;
+  name: string;
+  shape: number[];
+  params: Record<string, unknown>;
+  threads: number;
+  runs: number;
+  median_ms: number;
+  gbps: number;
+  gflops?: number;
+  images_per_s?: number;
+}
+
+export interface MeasureOptions {
+  /** Untimed calls before sampling (the first one also happens inside `prepare` for some workloads). */
+  readonly warmup: number;
+  readonly minRuns: number;
+  /** Keep sampling until the samples add up to this, so sub-millisecond calls get enough runs. */
+  readonly minTimeMs: number;
+  readonly maxRuns: number;
+}
+
+export const defaultMeasureOptions: MeasureOptions = { warmup: 2, minRuns: 7, minTimeMs: 1000, maxRuns: 500 };
+
+export function median(samples: readonly number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Drops the previous result's storage before the next sample, when node runs with --expose-gc. */
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) gc();
+}
+
+/** Times a prepared workload and returns its JSON record. */
+export async function measure(workload: Workload, options: MeasureOptions = defaultMeasureOptions): Promise<BenchRecord> {
+  let prepared: Prepared | undefined = await workload.prepare();
+  const { run, bytes, flops, images } = prepared;
+  prepared = undefined;
+
+  for (let i = 0; i < options.warmup; i++) run();
+
+  const samples: number[] = [];
+  let total = 0;
+  while (samples.length < options.minRuns || (total < options.minTimeMs && samples.length < options.maxRuns)) {
+    collectGarbage();
+    const start = performance.now();
+    run();
+    const elapsed = performance.now() - start;
+    samples.push(elapsed);
+    total += elapsed;
+  }
+
+  const ms = median(samples);
+  const record: BenchRecord = {
+    id: workload.id,
+    name: workload.name,
+    shape: [...workload.shape],
+    params: { ...workload.params },
+    threads: workload.threads ?? 1,
+    runs: samples.length,
+    median_ms: round(ms, 4),
+    gbps: round(bytes / (ms * 1e6), 3),
+  };
+  if (flops !== undefined) record.gflops = round(flops / (ms * 1e6), 3);
+  if (images !== undefined) record.images_per_s = round(images / (ms / 1e3), 1);
+  return record;
+}
+
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+/** Total storage bytes of the given tensors: each counted once, at its real element size. */
+export function bytesOf(...tensors: readonly Tensor[]): number {
+  let total = 0;
+  for (const t of tensors) total += t.data.byteLength;
+  return total;
+}
+
+/** Every tensor in an op's result: the tensor itself, or the tensor fields of a `{output, indices}` record. */
+export function tensorsIn(result: unknown): Tensor[] {
+  if (isTensor(result)) return [result];
+  if (result !== null && typeof result === 'object') return Object.values(result).filter(isTensor);
+  return [];
+}
+
+export function isTensor(value: unknown): value is Tensor {
+  if (value === null || typeof value !== 'object') return false;
+  const { shape, data } = value as { shape?: unknown; data?: unknown };
+  return Array.isArray(shape) && ArrayBuffer.isView(data);
+}
+
+/** Deterministic uniform values in [-1, 1) (mulberry32), so every run times the same data. */
+export function seededFloat32(shape: readonly number[], seed: number): FloatTensor {
+  let n = 1;
+  for (const d of shape) n *= d;
+  const data = new Float32Array(n);
+  let state = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    data[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
+  }
+  return { shape: [...shape], dtype: 'float32', data };
+}
+
+/** A stable seed per workload id, so inputs differ between workloads but not between runs. */
+export function seedFor(id: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  node: string;
+  platform: string;
+}
+
+export function machine(): Machine {
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cores: os.cpus().length,
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+  };
+}
+
+export function describeMachine(m: Machine = machine()): string {
+  return `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.platform}`;
+}
+
+/** Shape and keyword arguments as PyTorch would print them: `[32, 64, 112, 112]`, `k=3 s=2 p=1`. */
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function formatParams(params: Readonly<Record<string, unknown>>): string {
+  return Object.entries(params)
+    .map(([key, value]) => `${key}=${Array.isArray(value) ? `(${value.join(', ')})` : String(value)}`)
+    .join(' ');
+}
+
+function formatRange(range: readonly [number, number] | undefined, unit: string): string {
+  if (!range) return '';
+  const [lo, hi] = range;
+  return lo === hi ? `${formatNumber(lo)} ${unit}` : `${formatNumber(lo)}–${formatNumber(hi)} ${unit}`;
+}
+
+function formatNumber(value: number): string {
+  if (value >= 1000) return Math.round(value).toLocaleString('en-US');
+  if (value >= 100) return value.toFixed(0);
+  if (value >= 10) return value.toFixed(1);
+  if (value >= 1) return value.toFixed(2);
+  return value.toFixed(3);
+}
+
+/**
+ * How many times slower than PyTorch (>1) or faster (<1), against the middle of the reference
+ * range, on the reference's own metric.
+ */
+export function slowdown(record: BenchRecord, reference: Reference | undefined): number | undefined {
+  const mid = (r: readonly [number, number]) => (r[0] + r[1]) / 2;
+  if (reference?.images_per_s && record.images_per_s) return mid(reference.images_per_s) / record.images_per_s;
+  if (reference?.gflops && record.gflops) return mid(reference.gflops) / record.gflops;
+  if (reference?.median_ms) return record.median_ms / mid(reference.median_ms);
+  return undefined;
+}
+
+const columns = ['id', 'workload', 'shape', 'params', 'runs', 'median ms', 'GB/s', 'GFLOP/s', 'images/s', 'PyTorch 1.13, 1 thread', 'vs PyTorch'];
+
+/** The human-readable table: one row per record, aligned columns. */
+export function formatTable(rows: readonly { record: BenchRecord; reference?: Reference }[]): string {
+  const cells = rows.map(({ record, reference }) => {
+    const ratio = slowdown(record, reference);
+    return [
+      record.id,
+      record.name,
+      formatShape(record.shape),
+      formatParams(record.params),
+      String(record.runs),
+      formatNumber(record.median_ms),
+      formatNumber(record.gbps),
+      record.gflops === undefined ? '' : formatNumber(record.gflops),
+      record.images_per_s === undefined ? '' : formatNumber(record.images_per_s),
+      formatRange(reference?.images_per_s, 'img/s') ||
+        formatRange(reference?.gflops, 'GFLOP/s') ||
+        formatRange(reference?.median_ms, 'ms'),
+      ratio === undefined ? '' : `${ratio.toFixed(2)}x ${ratio >= 1 ? 'slower' : 'faster'}`,
+    ];
+  });
+  const widths = columns.map((title, i) => Math.max(title.length, ...cells.map((row) => row[i]!.length)));
+  const line = (row: readonly string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(columns), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+}

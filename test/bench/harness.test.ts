@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import * as maxPool from '../../src/kernels/pooling/max_pool.js';
+import * as avgPool from '../../src/kernels/pooling/avg_pool.js';
+import * as adaptivePool from '../../src/kernels/pooling/adaptive_pool.js';
+import { formatTable, measure, median, seededFloat32, type MeasureOptions, type Workload } from '../../bench/harness.js';
+import {
+  adaptiveAvgPool2dWorkload,
+  avgPool2dBackwardWorkload,
+  avgPool2dWorkload,
+  maxPool2dBackwardWorkload,
+  maxPool2dWorkload,
+  poolingWorkloads,
+} from '../../bench/pooling.js';
+
+// Tiny and few: these tests check what the harness reports, never how fast anything is.
+const quick: MeasureOptions = { warmup: 1, minRuns: 3, minTimeMs: 0, maxRuns: 3 };
+
+const copy: Workload = {
+  id: 'T1',
+  name: 'copy',
+  shape: [2, 3, 4, 4],
+  params: { scale: 1 },
+  prepare() {
+    const input = seededFloat32(this.shape, 1);
+    return { run: () => input.data.slice(), bytes: 2 * input.data.byteLength, flops: 96, images: 2 };
+  },
+};
+
+function expectRecordFields(record: Record<string, unknown>): void {
+  expect(Object.keys(record)).toEqual(
+    expect.arrayContaining(['name', 'shape', 'params', 'threads', 'median_ms', 'gbps']),
+  );
+  expect(record.threads).toBe(1);
+  expect(Number.isFinite(record.median_ms)).toBe(true);
+  expect(record.median_ms as number).toBeGreaterThanOrEqual(0);
+  expect(typeof record.gbps).toBe('number');
+}
+
+describe('bench harness', () => {
+  it('reports a JSON record with the required fields, plus gflops and images_per_s when counted', async () => {
+    const record = await measure(copy, quick);
+    const line = JSON.parse(JSON.stringify(record)) as Record<string, unknown>;
+    expectRecordFields(line);
+    expect(line).toMatchObject({ id: 'T1', name: 'copy', shape: [2, 3, 4, 4], params: { scale: 1 }, runs: 3 });
+    expect(typeof line.gflops).toBe('number');
+    expect(typeof line.images_per_s).toBe('number');
+  });
+
+  it('takes at least minRuns samples', async () => {
+    let calls = 0;
+    const counted: Workload = { ...copy, prepare: () => ({ run: () => calls++, bytes: 0 }) };
+    const record = await measure(counted, { warmup: 2, minRuns: 7, minTimeMs: 0, maxRuns: 7 });
+    expect(record.runs).toBe(7);
+    expect(calls).toBe(9);
+  });
+
+  it('takes the middle sample as the median', () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+
+  it('fills inputs with the same values for the same seed, in [-1, 1)', () => {
+    const a = seededFloat32([3, 5, 7], 42);
+    expect(a.data).toEqual(seededFloat32([3, 5, 7], 42).data);
+    expect(a.data).not.toEqual(seededFloat32([3, 5, 7], 43).data);
+    for (const v of a.data) expect(v >= -1 && v < 1).toBe(true);
+  });
+
+  it('prints one table row per record', async () => {
+    const record = await measure(copy, quick);
+    const table = formatTable([{ record, reference: { median_ms: [1, 2] } }]);
+    expect(table.split('\n')).toHaveLength(3);
+    expect(table).toContain('| T1 ');
+    expect(table).toContain('1.00–2.00 ms');
+  });
+
+  it('lists the workloads of the issue', () => {
+    expect(poolingWorkloads.map((w) => w.id)).toEqual(['A1', 'A2', 'A3', 'A4', 'A1-bwd', 'A3-bwd']);
+  });
+});
+
+const has = (module: object, ...names: string[]) => names.every((n) => typeof (module as Record<string, unknown>)[n] === 'function');
+
+describe('pooling workloads on tiny shapes', () => {
+  const shape = [2, 3, 9, 9];
+  it.skipIf(!has(maxPool, 'maxPool2d'))('max_pool2d', async () => {
+    const workload = maxPool2dWorkload('A1', shape, { kernel_size: 3, stride: 2, padding: 1 });
+    expectRecordFields({ ...(await measure(workload, quick)) });
+    // read the 2*3*9*9 input once, write 2*3*5*5 outputs and as many int32 indices
+    expect((await workload.prepare()).bytes).toBe(4 * (486 + 150 + 150));
+  });
+  it.skipIf(!has(maxPool, 'maxPool2d', 'maxPool2dBackward'))('max_pool2d backward', async () => {
+    const record = await measure(maxPool2dBackwardWorkload('A1-bwd', shape, { kernel_size: 3, stride: 2, padding: 1 }), quick);
+    expectRecordFields({ ...record });
+  });
+  it.skipIf(!has(avgPool, 'avgPool2d'))('avg_pool2d', async () => {
+    const params = { kernel_size: 3, stride: 1, padding: 1, count_include_pad: false };
+    expectRecordFields({ ...(await measure(avgPool2dWorkload('A3', shape, params), quick)) });
+  });
+  it.skipIf(!has(avgPool, 'avgPool2d', 'avgPool2dBackward'))('avg_pool2d backward', async () => {
+    const params = { kernel_size: 3, stride: 1, padding: 1, count_include_pad: false };
+    expectRecordFields({ ...(await measure(avgPool2dBackwardWorkload('A3-bwd', shape, params), quick)) });
+  });
+  it.skipIf(!has(adaptivePool, 'adaptiveAvgPool2d'))('adaptive_avg_pool2d', async () => {
+    expectRecordFields({ ...(await measure(adaptiveAvgPool2dWorkload('A4', shape, { output_size: 1 }), quick)) });
+  });
+});
