@@ -48,7 +48,7 @@ describe('mean: PyTorch 1.13.1 golden cases', () => {
   });
 });
 
-function f32(shape: number[], values: number[]): FloatTensor {
+function f32(shape: readonly number[], values: number[]): FloatTensor {
   return { shape, dtype: 'float32', data: Float32Array.from(values) };
 }
 
