@@ -1,3 +1,325 @@
-import type { OpSpec } from '../registry.js';
+/**
+ * avg_pool1d/2d/3d and their backward, as torch.nn.functional computes them on CPU (PyTorch 1.13.1):
+ * AveragePool2d.cpp and AveragePool3d.cpp for the checks, AvgPoolKernel.cpp for the arithmetic.
+ *
+ * Each window sums its in-bounds cells in row-major order in the input's precision (float32 adds
+ * for float32 input), then divides once by the divisor: divisor_override if given, else with
+ * count_include_pad the window clipped at the padded edge `in + p`, else the in-bounds cell count.
+ * The backward gives every in-bounds cell of a window `grad_output / divisor`, accumulating.
+ */
+import { check } from '../errors.js';
+import type { OpSpec, Params } from '../registry.js';
+import { allocate } from '../storage.js';
+import { numel, type FloatArray, type FloatTensor } from '../tensor.js';
+import {
+  avgPoolWindows,
+  check1d,
+  checkDimRange,
+  checkHasDims,
+  makeDims,
+  perDim,
+  pool2dShapeCheck,
+  pool3dShapeCheck,
+  poolGeometry,
+  poolingOutputSize,
+  type PoolGeometry,
+} from './geometry.js';
+import {
+  checkKeywords,
+  floatTensor,
+  gradOutputFor,
+  inputShape,
+  readBool,
+  readIntList,
+  readIntListOr,
+  readOptionalInt,
+  readStride,
+  required,
+  roundingOf,
+  type Options,
+} from './pool_args.js';
 
-export const avgPoolOps: OpSpec[] = [];
+export interface AvgPoolOptions {
+  kernel_size: number | number[];
+  stride?: number | number[] | null;
+  padding?: number | number[];
+  ceil_mode?: boolean;
+  count_include_pad?: boolean;
+  divisor_override?: number | null;
+}
+
+export type AvgPoolName = 'avg_pool1d' | 'avg_pool2d' | 'avg_pool3d';
+
+/** The arguments as lists, before any check on their values; an empty stride means "the kernel". */
+export interface AvgPoolArgs {
+  readonly kernel: readonly number[];
+  readonly stride: readonly number[];
+  readonly padding: readonly number[];
+  readonly ceilMode: boolean;
+  readonly countIncludePad: boolean;
+  readonly divisorOverride: number | null;
+}
+
+/** A checked avg pool: the windows and how each window's sum is divided. */
+export interface AvgPoolPlan {
+  readonly geometry: PoolGeometry;
+  readonly countIncludePad: boolean;
+  readonly divisorOverride: number | null;
+}
+
+const keywords1d = ['kernel_size', 'stride', 'padding', 'ceil_mode', 'count_include_pad'];
+const keywords = [...keywords1d, 'divisor_override'];
+
+function readAvgPoolArgs(fn: AvgPoolName, options: Options): AvgPoolArgs {
+  // avg_pool1d has no divisor_override.
+  checkKeywords(fn, options, fn === 'avg_pool1d' ? keywords1d : keywords);
+  return {
+    kernel: readIntList(fn, 'kernel_size', required(fn, 'kernel_size', options['kernel_size'])),
+    stride: readStride(fn, options['stride']),
+    padding: readIntListOr(fn, 'padding', options['padding'], 0),
+    ceilMode: readBool(fn, 'ceil_mode', options['ceil_mode'], false),
+    countIncludePad: readBool(fn, 'count_include_pad', options['count_include_pad'], true),
+    divisorOverride: readOptionalInt(fn, 'divisor_override', options['divisor_override']),
+  };
+}
+
+/**
+ * avg_pool2d's checks in ATen's order. It reads the last three sizes before checking the rank, so
+ * an input of fewer than 3 dims fails with an IndexError.
+ */
+function avgPool2dPlan(shape: readonly number[], args: AvgPoolArgs): AvgPoolPlan {
+  check(args.kernel.length === 1 || args.kernel.length === 2, 'avg_pool2d: kernel_size must either be a single int, or a tuple of two ints');
+  const kernel = perDim(args.kernel, 2);
+  check(args.stride.length <= 2, 'avg_pool2d: stride must either be omitted, a single int, or a tuple of two ints');
+  const stride = args.stride.length === 0 ? kernel : perDim(args.stride, 2);
+  check(args.padding.length === 1 || args.padding.length === 2, 'avg_pool2d: padding must either be a single int, or a tuple of two ints');
+  const padding = perDim(args.padding, 2);
+  check(args.divisorOverride !== 0, 'divisor must be not zero');
+  checkHasDims(shape, 3);
+
+  const sizes = shape.slice(-2);
+  const outs = sizes.map((size, i) => poolingOutputSize(size, kernel[i], padding[i], stride[i], 1, args.ceilMode));
+  pool2dShapeCheck(shape, kernel, stride, [1, 1], outs);
+  const geometry = poolGeometry(shape, makeDims(sizes, outs, kernel, stride, padding, [1, 1]));
+  return { geometry, countIncludePad: args.countIncludePad, divisorOverride: args.divisorOverride };
+}
+
+/** avg_pool3d's checks in ATen's order, including its rule that the input be at least the kernel. */
+function avgPool3dPlan(shape: readonly number[], args: AvgPoolArgs): AvgPoolPlan {
+  check(args.kernel.length === 1 || args.kernel.length === 3, 'avg_pool3d: kernel_size must be a single int, or a tuple of three ints');
+  const kernel = perDim(args.kernel, 3);
+  check(
+    args.stride.length === 0 || args.stride.length === 1 || args.stride.length === 3,
+    'avg_pool3d: stride must be omitted, a single int, or a tuple of three ints',
+  );
+  const stride = args.stride.length === 0 ? kernel : perDim(args.stride, 3);
+  check(args.padding.length === 1 || args.padding.length === 3, 'avg_pool3d: padding must be a single int, or a tuple of three ints');
+  const padding = perDim(args.padding, 3);
+  check(shape.length === 4 || shape.length === 5, 'non-empty 4D or 5D (batch mode) tensor expected for input');
+  check(args.divisorOverride !== 0, 'divisor must be not zero');
+
+  const sizes = shape.slice(-3);
+  const outs = sizes.map((size, i) => poolingOutputSize(size, kernel[i], padding[i], stride[i], 1, args.ceilMode));
+  pool3dShapeCheck(shape, 'avg_pool3d()', kernel, stride, [1, 1, 1], outs, true);
+  const geometry = poolGeometry(shape, makeDims(sizes, outs, kernel, stride, padding, [1, 1, 1]));
+  return { geometry, countIncludePad: args.countIncludePad, divisorOverride: args.divisorOverride };
+}
+
+/** avg_pool1d (Pooling.cpp): its own rank and arity checks, then avg_pool2d on the (..., 1, L) view. */
+function avgPool1dPlan(shape: readonly number[], args: AvgPoolArgs): AvgPoolPlan {
+  const stride = args.stride.length === 0 ? args.kernel : args.stride;
+  checkDimRange(shape, 2, 4, 'avg_pool1d');
+  check1d('avg_pool1d', 'kernel_size', args.kernel);
+  check1d('avg_pool1d', 'stride', stride);
+  check1d('avg_pool1d', 'padding', args.padding);
+  const view = [...shape.slice(0, -1), 1, shape[shape.length - 1]];
+  const plan = avgPool2dPlan(view, {
+    kernel: [1, args.kernel[0]],
+    stride: [1, stride[0]],
+    padding: [0, args.padding[0]],
+    ceilMode: args.ceilMode,
+    countIncludePad: args.countIncludePad,
+    divisorOverride: null,
+  });
+  const outputShape = plan.geometry.outputShape.filter((_, i) => i !== view.length - 2);
+  return { ...plan, geometry: { ...plan.geometry, outputShape } };
+}
+
+/** Checks an avg pool's arguments against an input shape (no data needed). */
+export function planAvgPool(fn: AvgPoolName, shape: readonly number[], args: AvgPoolArgs): AvgPoolPlan {
+  switch (fn) {
+    case 'avg_pool1d':
+      return avgPool1dPlan(shape, args);
+    case 'avg_pool2d':
+      return avgPool2dPlan(shape, args);
+    case 'avg_pool3d':
+      return avgPool3dPlan(shape, args);
+  }
+}
+
+/**
+ * The forward loop over (plane, od, oh, ow). The sum accumulates in `output[o]` itself, so a
+ * Float32Array rounds every add to float32 exactly as ATen's float accumulator does.
+ */
+export function avgPoolForward(input: FloatArray, plan: AvgPoolPlan, output: FloatArray): void {
+  const g = plan.geometry;
+  const depth = avgPoolWindows(g.depth);
+  const rows = avgPoolWindows(g.height);
+  const cols = avgPoolWindows(g.width);
+  const { countIncludePad, divisorOverride } = plan;
+  const H = g.height.size;
+  const W = g.width.size;
+  const planeSize = g.depth.size * H * W;
+  const outD = g.depth.out;
+  const outH = g.height.out;
+  const outW = g.width.out;
+  let o = 0;
+  for (let plane = 0; plane < g.planes; plane++) {
+    const base = plane * planeSize;
+    for (let od = 0; od < outD; od++) {
+      const d0 = depth.start[od];
+      const d1 = depth.end[od];
+      for (let oh = 0; oh < outH; oh++) {
+        const h0 = rows.start[oh];
+        const h1 = rows.end[oh];
+        for (let ow = 0; ow < outW; ow++, o++) {
+          const w0 = cols.start[ow];
+          const w1 = cols.end[ow];
+          const divisor =
+            divisorOverride ??
+            (countIncludePad ? depth.padded[od] * rows.padded[oh] * cols.padded[ow] : (d1 - d0) * (h1 - h0) * (w1 - w0));
+          output[o] = 0;
+          for (let d = d0; d < d1; d++) {
+            for (let h = h0; h < h1; h++) {
+              const row = base + (d * H + h) * W;
+              for (let w = w0; w < w1; w++) output[o] += input[row + w];
+            }
+          }
+          output[o] /= divisor;
+        }
+      }
+    }
+  }
+}
+
+/** The backward loop: each window adds `grad_output / divisor`, rounded to the dtype, to its cells. */
+export function avgPoolBackward(gradOutput: FloatArray, plan: AvgPoolPlan, gradInput: FloatArray): void {
+  const g = plan.geometry;
+  const depth = avgPoolWindows(g.depth);
+  const rows = avgPoolWindows(g.height);
+  const cols = avgPoolWindows(g.width);
+  const { countIncludePad, divisorOverride } = plan;
+  const round = roundingOf(gradInput);
+  const H = g.height.size;
+  const W = g.width.size;
+  const planeSize = g.depth.size * H * W;
+  const outD = g.depth.out;
+  const outH = g.height.out;
+  const outW = g.width.out;
+  let o = 0;
+  for (let plane = 0; plane < g.planes; plane++) {
+    const base = plane * planeSize;
+    for (let od = 0; od < outD; od++) {
+      const d0 = depth.start[od];
+      const d1 = depth.end[od];
+      for (let oh = 0; oh < outH; oh++) {
+        const h0 = rows.start[oh];
+        const h1 = rows.end[oh];
+        for (let ow = 0; ow < outW; ow++, o++) {
+          const w0 = cols.start[ow];
+          const w1 = cols.end[ow];
+          const divisor =
+            divisorOverride ??
+            (countIncludePad ? depth.padded[od] * rows.padded[oh] * cols.padded[ow] : (d1 - d0) * (h1 - h0) * (w1 - w0));
+          const delta = round(gradOutput[o] / divisor);
+          for (let d = d0; d < d1; d++) {
+            for (let h = h0; h < h1; h++) {
+              const row = base + (d * H + h) * W;
+              for (let w = w0; w < w1; w++) gradInput[row + w] += delta;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+export function avgPoolWork(plan: AvgPoolPlan): number {
+  const g = plan.geometry;
+  return numel(g.outputShape) * g.depth.kernel * g.height.kernel * g.width.kernel;
+}
+
+function avgPool(fn: AvgPoolName, input: FloatTensor, options: AvgPoolOptions): FloatTensor {
+  const args = readAvgPoolArgs(fn, options as unknown as Options);
+  const x = floatTensor(fn, 'input', input);
+  const plan = planAvgPool(fn, x.shape, args);
+  const output = allocate(x.dtype, numel(plan.geometry.outputShape));
+  avgPoolForward(x.data, plan, output);
+  return { shape: plan.geometry.outputShape, dtype: x.dtype, data: output };
+}
+
+function avgPoolGrad(fn: AvgPoolName, gradOutput: FloatTensor, input: FloatTensor, options: AvgPoolOptions): FloatTensor {
+  const args = readAvgPoolArgs(fn, options as unknown as Options);
+  const x = floatTensor(fn, 'input', input);
+  const plan = planAvgPool(fn, x.shape, args);
+  const grad = gradOutputFor(fn, gradOutput, plan.geometry.outputShape, x);
+  const gradInput = allocate(x.dtype, x.data.length);
+  avgPoolBackward(grad.data, plan, gradInput);
+  return { shape: [...x.shape], dtype: x.dtype, data: gradInput };
+}
+
+export function avgPool1d(input: FloatTensor, opts: AvgPoolOptions): FloatTensor {
+  return avgPool('avg_pool1d', input, opts);
+}
+
+export function avgPool2d(input: FloatTensor, opts: AvgPoolOptions): FloatTensor {
+  return avgPool('avg_pool2d', input, opts);
+}
+
+export function avgPool3d(input: FloatTensor, opts: AvgPoolOptions): FloatTensor {
+  return avgPool('avg_pool3d', input, opts);
+}
+
+export function avgPool1dBackward(gradOutput: FloatTensor, input: FloatTensor, opts: AvgPoolOptions): FloatTensor {
+  return avgPoolGrad('avg_pool1d', gradOutput, input, opts);
+}
+
+export function avgPool2dBackward(gradOutput: FloatTensor, input: FloatTensor, opts: AvgPoolOptions): FloatTensor {
+  return avgPoolGrad('avg_pool2d', gradOutput, input, opts);
+}
+
+export function avgPool3dBackward(gradOutput: FloatTensor, input: FloatTensor, opts: AvgPoolOptions): FloatTensor {
+  return avgPoolGrad('avg_pool3d', gradOutput, input, opts);
+}
+
+function avgPoolOp(fn: AvgPoolName, dims: string): OpSpec {
+  const options = (params: Params) => params as unknown as AvgPoolOptions;
+  return {
+    name: fn,
+    summary: `${dims} average pooling (torch.nn.functional.${fn})`,
+    tensorArgs: [{ name: 'input', kind: 'float' }],
+    gradients: ['grad_input'],
+    plan(shapes, params) {
+      const plan = planAvgPool(fn, inputShape(fn, shapes), readAvgPoolArgs(fn, params));
+      return { outputs: { output: plan.geometry.outputShape }, work: avgPoolWork(plan) };
+    },
+    forward(tensors, params) {
+      return { output: avgPool(fn, tensors['input'] as FloatTensor, options(params)) };
+    },
+    backward(tensors, params) {
+      const gradOutput = tensors['grad_output'] as FloatTensor;
+      return { grad_input: avgPoolGrad(fn, gradOutput, tensors['input'] as FloatTensor, options(params)) };
+    },
+  };
+}
+
+export const avgPoolOps: OpSpec[] = [
+  avgPoolOp('avg_pool1d', '1d'),
+  avgPoolOp('avg_pool2d', '2d'),
+  avgPoolOp('avg_pool3d', '3d'),
+];
+
+/** For lp_pool: the arguments LP pooling hands to avg_pool (padding 0, count_include_pad, no divisor). */
+export function lpAvgPoolArgs(kernel: readonly number[], stride: readonly number[], ceilMode: boolean): AvgPoolArgs {
+  return { kernel, stride, padding: [0], ceilMode, countIncludePad: true, divisorOverride: null };
+}
