@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Tensor } from '../kernels/tensor.js';
-import { writeFileAtomic } from '../storage/atomic.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../storage/atomic.js';
 import { decodeSafetensors, encodeSafetensors } from '../storage/safetensors.js';
 
 const STATE_KEY = 'convpool.state';
@@ -52,6 +52,11 @@ export function unpackState(json: string, tensors: ReadonlyMap<string, Tensor>):
 export async function writeCheckpoint(path: string, state: unknown): Promise<void> {
   const { json, tensors } = packState(state);
   await writeFileAtomic(path, encodeSafetensors(tensors, { [STATE_KEY]: json }));
+}
+
+export function writeCheckpointSync(path: string, state: unknown): void {
+  const { json, tensors } = packState(state);
+  writeFileAtomicSync(path, encodeSafetensors(tensors, { [STATE_KEY]: json }));
 }
 
 export async function readCheckpoint(path: string): Promise<unknown> {

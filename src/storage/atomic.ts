@@ -4,7 +4,7 @@
  * target, and the directory is fsynced so the rename itself survives a power loss.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -79,6 +79,36 @@ export async function writeStreamAtomic(path: string, source: Readable): Promise
     await commitTemporary(temporary, path);
   } catch (err) {
     await rm(temporary, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * The same guarantee without yielding: for worker threads that checkpoint between two training
+ * steps, where blocking is intended and the state must be on disk before training goes on.
+ */
+export function writeFileAtomicSync(path: string, data: Uint8Array | string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temporary = temporaryPathFor(path);
+  try {
+    const fd = openSync(temporary, 'wx');
+    try {
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      let written = 0;
+      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, path);
+    const dirFd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  } catch (err) {
+    rmSync(temporary, { force: true });
     throw err;
   }
 }

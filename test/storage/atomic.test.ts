@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isTemporaryName, writeFileAtomic, writeJsonAtomic, writeStreamAtomic } from '../../src/storage/atomic.js';
+import { isTemporaryName, writeFileAtomic, writeFileAtomicSync, writeJsonAtomic, writeStreamAtomic } from '../../src/storage/atomic.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -42,5 +42,8 @@ describe('atomic writes', () => {
     expect(await readFile(path, 'utf8')).toBe('abcd');
     await writeFileAtomic(path, new Uint8Array([1, 2]));
     expect([...(await readFile(path))]).toEqual([1, 2]);
+    writeFileAtomicSync(path, 'sync');
+    expect(await readFile(path, 'utf8')).toBe('sync');
+    expect(await readdir(dir)).toEqual(['labels.idx']);
   });
 });
