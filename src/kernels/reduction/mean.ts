@@ -9,11 +9,11 @@
  * float64 lanes), which makes the result bit-identical to PyTorch's on single-threaded reductions.
  */
 import { KernelArgumentError, check } from '../errors.js';
-import { readBool, readIntOrTuple } from '../json_params.js';
+import { checkGradOutput, floatArg, readBool, readIntOrTuple, shapeArg } from '../arguments.js';
 import type { OpSpec, Params, Shapes, Tensors } from '../registry.js';
 import { allocate } from '../storage.js';
-import type { FloatArray, FloatTensor, Tensor } from '../tensor.js';
-import { isFloatTensor, numel } from '../tensor.js';
+import type { FloatArray, FloatTensor } from '../tensor.js';
+import { numel } from '../tensor.js';
 
 export interface MeanOptions {
   /** A dim, a list of dims (negative counts from the end), or null / omitted for all dims. */
@@ -319,23 +319,6 @@ export function meanBackward(gradOutput: FloatTensor, input: FloatTensor, opts: 
   return { shape: [...shape], dtype: input.dtype, data: gradInput };
 }
 
-export function checkGradOutput(gradOutput: Tensor, input: Tensor, outputShape: readonly number[]): void {
-  const same = gradOutput.shape.length === outputShape.length && gradOutput.shape.every((d, i) => d === outputShape[i]);
-  check(
-    same,
-    () => `Mismatch in shape: grad_output[0] has a shape of torch.Size([${gradOutput.shape.join(', ')}]) and output[0] has a shape of torch.Size([${outputShape.join(', ')}]).`,
-  );
-  check(gradOutput.dtype === input.dtype, () => `expected dtype ${input.dtype} for \`grad_output\` but got dtype ${gradOutput.dtype}`);
-}
-
-function floatArg(tensors: Tensors, name: string): FloatTensor {
-  const t = tensors[name];
-  if (t === undefined || !isFloatTensor(t)) {
-    throw new KernelArgumentError(`mean(): argument '${name}' must be a float32 or float64 tensor`, 'TypeError');
-  }
-  return t;
-}
-
 export const reductionOps: OpSpec[] = [
   {
     name: 'mean',
@@ -343,15 +326,15 @@ export const reductionOps: OpSpec[] = [
     tensorArgs: [{ name: 'input', kind: 'float' }],
     gradients: ['grad_input'],
     plan(shapes: Shapes, params: Params) {
-      const shape = shapes.input ?? [];
+      const shape = shapeArg('mean', shapes, 'input');
       const { outputShape } = meanGeometry(shape, params);
       return { outputs: { output: outputShape }, work: numel(shape) };
     },
     forward(tensors: Tensors, params: Params) {
-      return { output: mean(floatArg(tensors, 'input'), params) };
+      return { output: mean(floatArg('mean', tensors, 'input'), params) };
     },
     backward(tensors: Tensors, params: Params) {
-      return { grad_input: meanBackward(floatArg(tensors, 'grad_output'), floatArg(tensors, 'input'), params) };
+      return { grad_input: meanBackward(floatArg('mean', tensors, 'grad_output'), floatArg('mean', tensors, 'input'), params) };
     },
   },
 ];

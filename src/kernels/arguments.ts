@@ -1,9 +1,13 @@
 /**
- * Readers for keyword arguments that arrive as JSON. A value of the wrong type is rejected the way
- * PyTorch's argument parser rejects it: a TypeError naming the function, the argument and the
- * Python type that was given (a JSON array reads as a tuple, `null` as None).
+ * Arguments of the OpSpec entries. Keyword arguments arrive as JSON: a value of the wrong type is
+ * rejected the way PyTorch's argument parser rejects it, with a TypeError naming the function, the
+ * argument and the Python type that was given (a JSON array reads as a tuple, `null` as None).
+ * Tensor arguments are checked for presence and dtype, gradients against the forward's output.
  */
-import { KernelArgumentError } from './errors.js';
+import { KernelArgumentError, check } from './errors.js';
+import type { Shapes, Tensors } from './registry.js';
+import type { FloatTensor, IntTensor, Tensor } from './tensor.js';
+import { isFloatTensor } from './tensor.js';
 
 /** The Python type name of a JSON value, as PyTorch's TypeErrors print it. */
 export function pythonTypeName(value: unknown): string {
@@ -72,4 +76,38 @@ export function expandIntOrTuple(value: unknown, n: number, fn: string, name: st
 /** Formats a list as Python prints a tuple: `(11, 8)`, `(11,)`. */
 export function formatPythonTuple(values: readonly number[]): string {
   return values.length === 1 ? `(${values[0]},)` : `(${values.join(', ')})`;
+}
+
+export function shapeArg(fn: string, shapes: Shapes, name: string): readonly number[] {
+  const shape = shapes[name];
+  if (shape === undefined) throw new KernelArgumentError(`${fn}(): missing tensor argument '${name}'`, 'TypeError');
+  return shape;
+}
+
+export function floatArg(fn: string, tensors: Tensors, name: string): FloatTensor {
+  const t = tensors[name];
+  if (t === undefined || !isFloatTensor(t)) {
+    throw new KernelArgumentError(`${fn}(): argument '${name}' must be a float32 or float64 tensor`, 'TypeError');
+  }
+  return t;
+}
+
+export function intArg(fn: string, tensors: Tensors, name: string): IntTensor {
+  const t = tensors[name];
+  if (t === undefined || t.dtype !== 'int64') {
+    throw new KernelArgumentError(`${fn}(): argument '${name}' must be an int64 tensor`, 'TypeError');
+  }
+  return t as IntTensor;
+}
+
+/** A gradient must have the forward output's shape (autograd's message) and the input's dtype. */
+export function checkGradOutput(gradOutput: Tensor, input: Tensor, outputShape: readonly number[]): void {
+  const same = gradOutput.shape.length === outputShape.length && gradOutput.shape.every((d, i) => d === outputShape[i]);
+  check(
+    same,
+    () =>
+      `Mismatch in shape: grad_output[0] has a shape of torch.Size([${gradOutput.shape.join(', ')}]) ` +
+      `and output[0] has a shape of torch.Size([${outputShape.join(', ')}]).`,
+  );
+  check(gradOutput.dtype === input.dtype, () => `expected dtype ${input.dtype} for \`grad_output\` but got dtype ${gradOutput.dtype}`);
 }
