@@ -9,7 +9,7 @@ import type { PythonErrorType } from './kernels/errors.js';
 
 export const errorTable = {
   VALIDATION_ERROR: { status: 400, message: 'invalid request: %s' },
-  MALFORMED_JSON: { status: 400, message: 'the request body is not valid JSON: %s' },
+  MALFORMED_JSON: { status: 400, message: 'the request body is not valid JSON%s' },
   BAD_REQUEST: { status: 400, message: '%s' },
   INVALID_TENSOR: { status: 400, message: '%s' },
   INVALID_DTYPE: { status: 400, message: '%s' },
@@ -25,6 +25,8 @@ export const errorTable = {
   WORK_TOO_LARGE: { status: 422, message: 'the request needs about %s operations, more than MAX_WORK=%s' },
   WORKER_CRASHED: { status: 500, message: 'the worker computing this request died; it has been replaced' },
   INTERNAL_ERROR: { status: 500, message: 'internal error' },
+  /** The client went away before the result was ready; the task was stopped. */
+  REQUEST_ABORTED: { status: 499, message: 'the client closed the request before it was answered' },
   QUEUE_FULL: { status: 503, message: 'all workers are busy and the queue is full; retry later' },
   NOT_READY: { status: 503, message: '%s' },
   TASK_TIMEOUT: { status: 504, message: 'the computation took longer than TASK_TIMEOUT_MS=%s and was stopped' },
