@@ -52,6 +52,8 @@ export interface BenchRecord {
   threads: number;
   runs: number;
   median_ms: number;
+  /** Median CPU time of the process per call (all its threads): close to median_ms on an idle machine. */
+  cpu_ms: number;
   gbps: number;
   gflops?: number;
   images_per_s?: number;
@@ -89,13 +91,17 @@ export async function measure(workload: Workload, options: MeasureOptions = defa
   for (let i = 0; i < options.warmup; i++) run();
 
   const samples: number[] = [];
+  const cpuSamples: number[] = [];
   let total = 0;
   while (samples.length < options.minRuns || (total < options.minTimeMs && samples.length < options.maxRuns)) {
     collectGarbage();
+    const cpuStart = process.cpuUsage();
     const start = performance.now();
     run();
     const elapsed = performance.now() - start;
+    const cpu = process.cpuUsage(cpuStart);
     samples.push(elapsed);
+    cpuSamples.push((cpu.user + cpu.system) / 1000);
     total += elapsed;
   }
 
@@ -108,6 +114,7 @@ export async function measure(workload: Workload, options: MeasureOptions = defa
     threads: workload.threads ?? 1,
     runs: samples.length,
     median_ms: round(ms, 4),
+    cpu_ms: round(median(cpuSamples), 4),
     gbps: round(bytes / (ms * 1e6), 3),
   };
   if (flops !== undefined) record.gflops = round(flops / (ms * 1e6), 3);
@@ -168,6 +175,8 @@ export interface Machine {
   cores: number;
   node: string;
   platform: string;
+  /** One-minute load average when the run started: above 1, other processes compete for the cores. */
+  load: number;
 }
 
 export function machine(): Machine {
@@ -176,11 +185,12 @@ export function machine(): Machine {
     cores: os.cpus().length,
     node: process.version,
     platform: `${os.platform()} ${os.arch()}`,
+    load: round(os.loadavg()[0] ?? 0, 2),
   };
 }
 
 export function describeMachine(m: Machine = machine()): string {
-  return `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.platform}`;
+  return `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.platform}, load average ${m.load}`;
 }
 
 /** Shape and keyword arguments as PyTorch would print them: `[32, 64, 112, 112]`, `k=3 s=2 p=1`. */
@@ -220,7 +230,7 @@ export function slowdown(record: BenchRecord, reference: Reference | undefined):
   return undefined;
 }
 
-const columns = ['id', 'workload', 'shape', 'params', 'runs', 'median ms', 'GB/s', 'GFLOP/s', 'images/s', 'PyTorch 1.13, 1 thread', 'vs PyTorch'];
+const columns = ['id', 'workload', 'shape', 'params', 'runs', 'median ms', 'CPU ms', 'GB/s', 'GFLOP/s', 'images/s', 'PyTorch 1.13, 1 thread', 'vs PyTorch'];
 
 /** The human-readable table: one row per record, aligned columns. */
 export function formatTable(rows: readonly { record: BenchRecord; reference?: Reference }[]): string {
@@ -233,6 +243,7 @@ export function formatTable(rows: readonly { record: BenchRecord; reference?: Re
       formatParams(record.params),
       String(record.runs),
       formatNumber(record.median_ms),
+      formatNumber(record.cpu_ms),
       formatNumber(record.gbps),
       record.gflops === undefined ? '' : formatNumber(record.gflops),
       record.images_per_s === undefined ? '' : formatNumber(record.images_per_s),

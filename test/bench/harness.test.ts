@@ -28,7 +28,7 @@ const copy: Workload = {
 
 function expectRecordFields(record: Record<string, unknown>): void {
   expect(Object.keys(record)).toEqual(
-    expect.arrayContaining(['name', 'shape', 'params', 'threads', 'median_ms', 'gbps']),
+    expect.arrayContaining(['name', 'shape', 'params', 'threads', 'median_ms', 'cpu_ms', 'gbps']),
   );
   expect(record.threads).toBe(1);
   expect(Number.isFinite(record.median_ms)).toBe(true);
