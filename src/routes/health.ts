@@ -30,7 +30,7 @@ export default async function healthRoutes(app: FastifyInstance) {
     handler: async () => {
       const pool = app.computePool;
       if (pool.draining) throw new ApiError('NOT_READY', 'draining: the service is shutting down');
-      if (!pool.ready) throw new ApiError('NOT_READY', 'starting: the compute workers are not up yet');
+      if (!pool.isReady) throw new ApiError('NOT_READY', 'starting: the compute workers are not up yet');
       return { status: 'ready' as const };
     },
   });

@@ -19,6 +19,9 @@ const workerFile = new URL(isTs ? '../workers/compute.ts' : '../workers/compute.
 export class ComputePool {
   private readonly pool: Piscina<ComputeTask, ComputeResult>;
   private running = 0;
+  /** Workers started and ready (piscina reports replacements once they have loaded the kernels). */
+  private liveWorkers = 0;
+  private waitingForWorkers: Array<() => void> = [];
   /** Workers answered; false until then and again once the app starts closing. */
   ready = false;
   draining = false;
@@ -39,11 +42,29 @@ export class ComputePool {
     });
     // A worker dying between tasks (nothing to answer) is replaced by piscina; keep a trace of it.
     this.pool.on('error', (error: unknown) => this.log.error({ err: error }, 'compute worker failed'));
-    metrics.poolStats = () => ({ queued: this.pool.queueSize, threads: this.pool.threads.length, running: this.running });
+    this.pool.on('workerCreate', () => {
+      this.liveWorkers++;
+      if (this.liveWorkers >= this.config.workerThreads) for (const resolve of this.waitingForWorkers.splice(0)) resolve();
+    });
+    this.pool.on('workerDestroy', () => {
+      this.liveWorkers--;
+    });
+    metrics.poolStats = () => ({ queued: this.pool.queueSize, threads: this.liveWorkers, running: this.running });
+  }
+
+  /** Tasks submitted and not finished: running or waiting for a worker. */
+  get inFlight(): number {
+    return this.running;
   }
 
   get isReady(): boolean {
-    return this.ready && !this.draining;
+    return this.ready && !this.draining && this.liveWorkers > 0;
+  }
+
+  /** Resolves once every thread has a live worker again (after a crash or a stopped task). */
+  workersUp(): Promise<void> {
+    if (this.liveWorkers >= this.config.workerThreads) return Promise.resolve();
+    return new Promise((resolve) => this.waitingForWorkers.push(resolve));
   }
 
   /** Runs one task on every thread so the workers have loaded the kernels before traffic arrives. */
@@ -57,6 +78,11 @@ export class ComputePool {
 
   /** Runs an op in a worker. Resolves to its tensors; rejects with an ApiError. */
   async run(task: OpTask, clientGone?: AbortSignal): Promise<Record<string, Tensor>> {
+    // Counted here rather than by piscina's maxQueue, which does not bound tasks that carry a signal.
+    if (this.running >= this.config.workerThreads + this.config.workerMaxQueue) {
+      this.metrics.taskDuration.observe({ fn: task.op, phase: task.phase, outcome: 'queue_full' }, 0);
+      throw this.queueFull();
+    }
     const transferList = [...new Set(Object.values(task.tensors).map((t) => t.data.buffer as ArrayBuffer))];
     const deadline = AbortSignal.timeout(this.config.taskTimeoutMs);
     const signal = clientGone ? AbortSignal.any([deadline, clientGone]) : deadline;
@@ -90,17 +116,19 @@ export class ComputePool {
       if (this.draining) return new ApiError('NOT_READY', 'the service is shutting down');
       return new ApiError('REQUEST_ABORTED');
     }
-    if (message === 'Task queue is at limit' || message === 'No task queue available') {
-      // A rough wait: the deadline of the tasks ahead bounds how long the queue can stay full.
-      const seconds = Math.max(1, Math.ceil(this.config.taskTimeoutMs / 1000));
-      return new ApiError('QUEUE_FULL').withHeader('retry-after', String(seconds));
-    }
+    if (message === 'Task queue is at limit' || message === 'No task queue available') return this.queueFull();
     if (message.startsWith('worker exited with code')) {
       this.log.error({ op: task.op, phase: task.phase, err: error }, 'compute worker died during a task');
       return new ApiError('WORKER_CRASHED');
     }
     this.log.error({ op: task.op, phase: task.phase, err: error }, 'compute task failed');
     return new ApiError('INTERNAL_ERROR');
+  }
+
+  private queueFull(): ApiError {
+    // A rough wait: the deadline of the tasks ahead bounds how long the queue can stay full.
+    const seconds = Math.max(1, Math.ceil(this.config.taskTimeoutMs / 1000));
+    return new ApiError('QUEUE_FULL').withHeader('retry-after', String(seconds));
   }
 
   async close(): Promise<void> {
