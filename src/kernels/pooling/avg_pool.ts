@@ -158,8 +158,10 @@ export function planAvgPool(fn: AvgPoolName, shape: readonly number[], args: Avg
 }
 
 /**
- * The forward loop over (plane, od, oh, ow). The sum accumulates in `output[o]` itself, so a
- * Float32Array rounds every add to float32 exactly as ATen's float accumulator does.
+ * The forward loop over (plane, od, oh, ow). Each window is summed in row-major order in a local
+ * accumulator, rounded to float32 after every add for float32 input as ATen's float accumulator
+ * is, then divided once. Neighbouring windows of the same width are summed two at a time: their
+ * adds are independent, which hides the latency of the rounding (the result is unchanged).
  */
 export function avgPoolForward(input: FloatArray, plan: AvgPoolPlan, output: FloatArray): void {
   const g = plan.geometry;
@@ -167,6 +169,7 @@ export function avgPoolForward(input: FloatArray, plan: AvgPoolPlan, output: Flo
   const rows = avgPoolWindows(g.height);
   const cols = avgPoolWindows(g.width);
   const { countIncludePad, divisorOverride } = plan;
+  const single = input instanceof Float32Array;
   const H = g.height.size;
   const W = g.width.size;
   const planeSize = g.depth.size * H * W;
@@ -182,20 +185,29 @@ export function avgPoolForward(input: FloatArray, plan: AvgPoolPlan, output: Flo
       for (let oh = 0; oh < outH; oh++) {
         const h0 = rows.start[oh];
         const h1 = rows.end[oh];
-        for (let ow = 0; ow < outW; ow++, o++) {
-          const w0 = cols.start[ow];
-          const w1 = cols.end[ow];
-          const divisor =
-            divisorOverride ??
-            (countIncludePad ? depth.padded[od] * rows.padded[oh] * cols.padded[ow] : (d1 - d0) * (h1 - h0) * (w1 - w0));
-          output[o] = 0;
+        // The divisor's depth x height factor, shared by the whole output row.
+        const rowDivisor = countIncludePad ? depth.padded[od] * rows.padded[oh] : (d1 - d0) * (h1 - h0);
+        for (let ow = 0; ow < outW; ) {
+          const a0 = cols.start[ow];
+          const width = cols.end[ow] - a0;
+          const paired = ow + 1 < outW && cols.end[ow + 1] - cols.start[ow + 1] === width;
+          const b0 = paired ? cols.start[ow + 1] : a0;
+          let sumA = 0;
+          let sumB = 0;
           for (let d = d0; d < d1; d++) {
             for (let h = h0; h < h1; h++) {
               const row = base + (d * H + h) * W;
-              for (let w = w0; w < w1; w++) output[o] += input[row + w];
+              const a = row + a0;
+              const b = row + b0;
+              for (let w = 0; w < width; w++) {
+                sumA = single ? Math.fround(sumA + input[a + w]) : sumA + input[a + w];
+                sumB = single ? Math.fround(sumB + input[b + w]) : sumB + input[b + w];
+              }
             }
           }
-          output[o] /= divisor;
+          output[o++] = sumA / (divisorOverride ?? rowDivisor * (countIncludePad ? cols.padded[ow] : width));
+          if (paired) output[o++] = sumB / (divisorOverride ?? rowDivisor * (countIncludePad ? cols.padded[ow + 1] : width));
+          ow += paired ? 2 : 1;
         }
       }
     }

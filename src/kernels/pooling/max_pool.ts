@@ -194,8 +194,9 @@ function maxPoolGeometry(fn: MaxPoolName, shape: readonly number[], args: MaxPoo
 
 /**
  * The forward loop over (plane, od, oh, ow) with the window bounds read from per-dim tables.
- * A window that holds only padding (possible with dilation) gives -inf and the index of its first
- * tap, as ATen does, even though that tap lies outside the input.
+ * A dilated window can have every tap in the padding or past the input: it then gives -inf and,
+ * as in ATen, the index computed from its first taps past the left padding, which lie outside the
+ * window's input (see maxPoolBackwardLoop for where its gradient goes).
  */
 function maxPoolForward(input: FloatArray, g: PoolGeometry, output: FloatArray, indices: Int32Array): void {
   const depth = maxPoolWindows(g.depth);
@@ -248,7 +249,7 @@ function maxPoolForward(input: FloatArray, g: PoolGeometry, output: FloatArray, 
 /**
  * grad_input[plane][index] += grad_output, outputs visited in row-major order. An index outside the
  * plane comes only from a window that read no input (see maxPoolForward); that output does not
- * depend on the input, so its gradient is dropped (ATen would write out of bounds).
+ * depend on the input, so its gradient is dropped where ATen would write out of bounds.
  */
 function maxPoolBackwardLoop(gradOutput: FloatArray, indices: Int32Array, g: PoolGeometry, gradInput: FloatArray): void {
   const planeSize = g.depth.size * g.height.size * g.width.size;

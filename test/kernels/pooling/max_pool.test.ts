@@ -83,3 +83,29 @@ describe('max pooling in float64 agrees with the float32 goldens', () => {
     });
   }
 });
+
+describe('rules pinned beyond the goldens', () => {
+  const plannedLength = (length: number, params: Record<string, unknown>) =>
+    getOp('max_pool1d')!.plan({ input: [1, 1, length] }, params).outputs['output']![2];
+
+  it('ceil_mode keeps a last window only if it starts inside the input or the left padding (worked shapes from public issues)', () => {
+    expect(plannedLength(32, { kernel_size: 1, stride: 2, ceil_mode: true })).toBe(16);
+    expect(plannedLength(9, { kernel_size: 4, stride: 4, padding: 2, ceil_mode: true })).toBe(3);
+    expect(plannedLength(5, { kernel_size: 2, stride: 2, padding: 1, ceil_mode: true })).toBe(3);
+    expect(plannedLength(5, { kernel_size: 3, stride: 3, padding: 1, ceil_mode: true })).toBe(2);
+    expect(plannedLength(12, { kernel_size: 1, stride: 2, ceil_mode: true })).toBe(6);
+    expect(plannedLength(4, { kernel_size: 3, stride: 2, padding: 1, ceil_mode: true })).toBe(3);
+  });
+
+  it('a dilated window lying entirely in the padding gives -inf, ATen\'s index, and passes no gradient', () => {
+    // L=2, k=2, dilation=3, padding=1: the only window has taps at -1 and 2, both outside the input.
+    const options = { kernel_size: 2, dilation: 3, padding: 1, return_indices: true };
+    const input: FloatTensor = { shape: [1, 1, 2], dtype: 'float32', data: Float32Array.from([5, 7]) };
+    const { output, indices } = maxPool1d(input, options);
+    expect(Array.from(output.data)).toEqual([-Infinity]);
+    // ATen's index: the first tap past the left padding, position 2.
+    expect(Array.from(indices!.data)).toEqual([2]);
+    const gradOutput: FloatTensor = { shape: [1, 1, 1], dtype: 'float32', data: Float32Array.from([1]) };
+    expect(Array.from(maxPool1dBackward(gradOutput, input, indices!, options).data)).toEqual([0, 0]);
+  });
+});
