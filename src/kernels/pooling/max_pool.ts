@@ -68,7 +68,8 @@ function readMaxPoolArgs(fn: MaxPoolName, options: Options): MaxPoolArgs {
     padding: readIntListOr(fn, 'padding', options['padding'], 0),
     dilation: readIntListOr(fn, 'dilation', options['dilation'], 1),
     ceilMode: readBool(fn, 'ceil_mode', options['ceil_mode'], false),
-    returnIndices: readBool(fn, 'return_indices', options['return_indices'], false),
+    // F.max_poolNd tests return_indices for truth, so None means False there.
+    returnIndices: options['return_indices'] === null ? false : readBool(fn, 'return_indices', options['return_indices'], false),
   };
 }
 

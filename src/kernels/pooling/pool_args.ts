@@ -4,6 +4,7 @@
  * rejected the way Python would, with a KernelArgumentError of pythonType TypeError.
  * Also the checks on the tensors a pool is given.
  */
+import { argumentTypeError, pythonTypeName, readInt, readIntOrTuple } from '../arguments.js';
 import { check, formatSizes, KernelArgumentError } from '../errors.js';
 import { allocate } from '../storage.js';
 import { numel, type FloatArray, type FloatDtype, type FloatTensor, type Tensor } from '../tensor.js';
@@ -12,19 +13,6 @@ export type Options = Readonly<Record<string, unknown>>;
 
 export function typeError(message: string): KernelArgumentError {
   return new KernelArgumentError(message, 'TypeError');
-}
-
-function pythonTypeName(value: unknown): string {
-  if (value === null || value === undefined) return 'NoneType';
-  if (typeof value === 'boolean') return 'bool';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
-  if (typeof value === 'string') return 'str';
-  if (Array.isArray(value)) return 'tuple';
-  return 'dict';
-}
-
-function isInt(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value);
 }
 
 /** Python rejects keyword arguments a function does not have; so do we (it catches misspellings). */
@@ -43,16 +31,7 @@ export function required(fn: string, name: string, value: unknown): unknown {
 
 /** An `int[]` argument: an int (a one-element list) or a tuple of ints. */
 export function readIntList(fn: string, name: string, value: unknown): number[] {
-  if (isInt(value)) return [value];
-  if (!Array.isArray(value)) throw typeError(`${fn}(): argument '${name}' must be tuple of ints, not ${pythonTypeName(value)}`);
-  return value.map((element: unknown, i) => {
-    if (!isInt(element)) {
-      throw typeError(
-        `${fn}(): argument '${name}' must be tuple of ints, but found element of type ${pythonTypeName(element)} at pos ${i + 1}`,
-      );
-    }
-    return element;
-  });
+  return readIntOrTuple(value, fn, name);
 }
 
 /** An `int[]` argument with a default; None is not accepted (PyTorch's parser rejects it too). */
@@ -65,16 +44,15 @@ export function readStride(fn: string, value: unknown): number[] {
   return value === undefined || value === null ? [] : readIntList(fn, 'stride', value);
 }
 
+/** A bool argument. None is rejected, as PyTorch's parser does for a `bool` parameter. */
 export function readBool(fn: string, name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw typeError(`${fn}(): argument '${name}' must be bool, not ${pythonTypeName(value)}`);
+  if (typeof value !== 'boolean') throw argumentTypeError(fn, name, 'bool', value);
   return value;
 }
 
 export function readOptionalInt(fn: string, name: string, value: unknown): number | null {
-  if (value === undefined || value === null) return null;
-  if (!isInt(value)) throw typeError(`${fn}(): argument '${name}' must be int, not ${pythonTypeName(value)}`);
-  return value;
+  return value === undefined || value === null ? null : readInt(value, fn, name);
 }
 
 /** A Python number (int or float). */
