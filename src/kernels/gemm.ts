@@ -235,13 +235,17 @@ function microKernel(
     a += 4;
     b += 4;
   }
-  if (mr === MR && nr === NR) {
+  if (nr === NR) {
+    // Full-width rows (the common case, also for the last, shorter row panel).
     let r = cIdx;
     C[r] += alpha * c00; C[r + 1] += alpha * c01; C[r + 2] += alpha * c02; C[r + 3] += alpha * c03;
+    if (mr === 1) return;
     r += ldc;
     C[r] += alpha * c10; C[r + 1] += alpha * c11; C[r + 2] += alpha * c12; C[r + 3] += alpha * c13;
+    if (mr === 2) return;
     r += ldc;
     C[r] += alpha * c20; C[r + 1] += alpha * c21; C[r + 2] += alpha * c22; C[r + 3] += alpha * c23;
+    if (mr === 3) return;
     r += ldc;
     C[r] += alpha * c30; C[r + 1] += alpha * c31; C[r + 2] += alpha * c32; C[r + 3] += alpha * c33;
     return;

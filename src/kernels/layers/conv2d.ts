@@ -5,6 +5,7 @@ import { asParams, floatTensor, optionalFloatTensor, required } from './args.js'
 import {
   convBackward,
   convForward,
+  convWeightBackward,
   convGeometry,
   type ConvGradients,
   type ConvOptions,
@@ -26,6 +27,18 @@ export function conv2dBackward(
 ): ConvGradients {
   const g = convGeometry('conv2d', input.shape, weight.shape, hasBias ? [weight.shape[0]!] : null, asParams(opts));
   return convBackward(g, gradOutput, input, weight, hasBias);
+}
+
+/** conv2dBackward without grad_input, for a first layer whose input needs no gradient. */
+export function conv2dWeightBackward(
+  gradOutput: FloatTensor,
+  input: FloatTensor,
+  weight: FloatTensor,
+  hasBias: boolean,
+  opts: ConvOptions = {},
+): Omit<ConvGradients, 'grad_input'> {
+  const g = convGeometry('conv2d', input.shape, weight.shape, hasBias ? [weight.shape[0]!] : null, asParams(opts));
+  return convWeightBackward(g, gradOutput, input, weight, hasBias);
 }
 
 export const conv2dOp: OpSpec = {

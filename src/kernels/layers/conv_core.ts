@@ -348,13 +348,15 @@ export function rejectStringPadding(fn: string, params: Readonly<Record<string, 
   }
 }
 
-/** The range of window positions along one axis whose tap lands inside the image: [lo, hi). */
-function validRange(pos: number, stride: number, offset: number, image: number): [number, number] {
-  // tap coordinate = p*stride + offset, needs 0 <= coordinate < image
-  const lo = offset >= 0 ? 0 : Math.ceil(-offset / stride);
-  const hi = image - 1 - offset < 0 ? 0 : Math.floor((image - 1 - offset) / stride) + 1;
-  const l = Math.min(lo, pos);
-  return [l, Math.max(l, Math.min(hi, pos))];
+/** First window position along an axis whose tap (position*stride + offset) is >= 0. */
+function firstInside(stride: number, offset: number, positions: number): number {
+  return offset >= 0 ? 0 : Math.min(positions, Math.ceil(-offset / stride));
+}
+
+/** One past the last window position whose tap is < image (never below `first`). */
+function endInside(stride: number, offset: number, image: number, positions: number, first: number): number {
+  const end = image - 1 - offset < 0 ? 0 : Math.floor((image - 1 - offset) / stride) + 1;
+  return Math.max(first, Math.min(end, positions));
 }
 
 /**
@@ -362,32 +364,34 @@ function validRange(pos: number, stride: number, offset: number, image: number):
  * cols[((c*kH + ki)*kW + kj) * posH*posW + oh*posW + ow] = image tap, or 0 in the padding.
  */
 export function im2col(src: FloatArray, srcOff: number, channels: number, m: WindowMap, cols: FloatArray): void {
-  const plane = m.imageH * m.imageW;
-  const positions = m.posH * m.posW;
-  let row = 0;
+  const { imageH, imageW, posH, posW, sH, sW } = m;
+  const plane = imageH * imageW;
+  const positions = posH * posW;
+  let base = 0;
   for (let c = 0; c < channels; c++) {
     const planeOff = srcOff + c * plane;
     for (let ki = 0; ki < m.kH; ki++) {
-      const [ohLo, ohHi] = validRange(m.posH, m.sH, ki * m.dH - m.pT, m.imageH);
+      const offH = ki * m.dH - m.pT;
+      const ohLo = firstInside(sH, offH, posH);
+      const ohHi = endInside(sH, offH, imageH, posH, ohLo);
       for (let kj = 0; kj < m.kW; kj++) {
         const offW = kj * m.dW - m.pL;
-        const [owLo, owHi] = validRange(m.posW, m.sW, offW, m.imageW);
-        const base = row * positions;
-        cols.fill(0, base, base + ohLo * m.posW);
+        const owLo = firstInside(sW, offW, posW);
+        const owHi = endInside(sW, offW, imageW, posW, owLo);
+        if (ohLo > 0) cols.fill(0, base, base + ohLo * posW);
         for (let oh = ohLo; oh < ohHi; oh++) {
-          const dst = base + oh * m.posW;
-          const ih = oh * m.sH + ki * m.dH - m.pT;
-          const srcRow = planeOff + ih * m.imageW + offW;
+          const dst = base + oh * posW;
+          const srcRow = planeOff + (oh * sH + offH) * imageW + offW;
           if (owLo > 0) cols.fill(0, dst, dst + owLo);
-          if (m.sW === 1) {
+          if (sW === 1) {
             for (let ow = owLo; ow < owHi; ow++) cols[dst + ow] = src[srcRow + ow]!;
           } else {
-            for (let ow = owLo; ow < owHi; ow++) cols[dst + ow] = src[srcRow + ow * m.sW]!;
+            for (let ow = owLo; ow < owHi; ow++) cols[dst + ow] = src[srcRow + ow * sW]!;
           }
-          if (owHi < m.posW) cols.fill(0, dst + owHi, dst + m.posW);
+          if (owHi < posW) cols.fill(0, dst + owHi, dst + posW);
         }
-        cols.fill(0, base + ohHi * m.posW, base + positions);
-        row++;
+        if (ohHi < posH) cols.fill(0, base + ohHi * posW, base + positions);
+        base += positions;
       }
     }
   }
@@ -395,28 +399,30 @@ export function im2col(src: FloatArray, srcOff: number, channels: number, m: Win
 
 /** The adjoint of im2col: adds every column entry back onto its image tap (padding taps dropped). */
 export function col2im(cols: FloatArray, channels: number, m: WindowMap, dst: FloatArray, dstOff: number): void {
-  const plane = m.imageH * m.imageW;
-  const positions = m.posH * m.posW;
-  let row = 0;
+  const { imageH, imageW, posH, posW, sH, sW } = m;
+  const plane = imageH * imageW;
+  const positions = posH * posW;
+  let base = 0;
   for (let c = 0; c < channels; c++) {
     const planeOff = dstOff + c * plane;
     for (let ki = 0; ki < m.kH; ki++) {
-      const [ohLo, ohHi] = validRange(m.posH, m.sH, ki * m.dH - m.pT, m.imageH);
+      const offH = ki * m.dH - m.pT;
+      const ohLo = firstInside(sH, offH, posH);
+      const ohHi = endInside(sH, offH, imageH, posH, ohLo);
       for (let kj = 0; kj < m.kW; kj++) {
         const offW = kj * m.dW - m.pL;
-        const [owLo, owHi] = validRange(m.posW, m.sW, offW, m.imageW);
-        const base = row * positions;
+        const owLo = firstInside(sW, offW, posW);
+        const owHi = endInside(sW, offW, imageW, posW, owLo);
         for (let oh = ohLo; oh < ohHi; oh++) {
-          const from = base + oh * m.posW;
-          const ih = oh * m.sH + ki * m.dH - m.pT;
-          const dstRow = planeOff + ih * m.imageW + offW;
-          if (m.sW === 1) {
+          const from = base + oh * posW;
+          const dstRow = planeOff + (oh * sH + offH) * imageW + offW;
+          if (sW === 1) {
             for (let ow = owLo; ow < owHi; ow++) dst[dstRow + ow] += cols[from + ow]!;
           } else {
-            for (let ow = owLo; ow < owHi; ow++) dst[dstRow + ow * m.sW] += cols[from + ow]!;
+            for (let ow = owLo; ow < owHi; ow++) dst[dstRow + ow * sW] += cols[from + ow]!;
           }
         }
-        row++;
+        base += positions;
       }
     }
   }
@@ -492,9 +498,33 @@ export function convBackward(
   weight: FloatTensor,
   hasBias: boolean,
 ): ConvGradients {
+  const { grad_input, ...rest } = convGradients(g, gradOutput, input, weight, hasBias, true);
+  return { grad_input: grad_input!, ...rest };
+}
+
+/** The parameter gradients only: what a network's first layer needs (its input needs no gradient). */
+export function convWeightBackward(
+  g: ConvGeometry,
+  gradOutput: FloatTensor,
+  input: FloatTensor,
+  weight: FloatTensor,
+  hasBias: boolean,
+): Omit<ConvGradients, 'grad_input'> {
+  const { grad_input: _none, ...rest } = convGradients(g, gradOutput, input, weight, hasBias, false);
+  return rest;
+}
+
+function convGradients(
+  g: ConvGeometry,
+  gradOutput: FloatTensor,
+  input: FloatTensor,
+  weight: FloatTensor,
+  hasBias: boolean,
+  withInput: boolean,
+): Partial<ConvGradients> & { grad_weight: FloatTensor } {
   const dtype = sameDtype(input, weight, gradOutput);
   checkGradOutputShape(g, gradOutput);
-  const gradInput = zerosFloat(dtype, input.shape);
+  const gradInput = withInput ? zerosFloat(dtype, input.shape) : undefined;
   const gradWeight = zerosFloat(dtype, weight.shape);
   const gradBias = hasBias ? zerosFloat(dtype, [g.outChannels]) : undefined;
   const { map, groups, batch } = g;
@@ -507,7 +537,7 @@ export function convBackward(
   if (positions > 0 && batch > 0) {
     const direct = isIdentityMap(map);
     const cols = direct ? input.data : allocate(dtype, kdim * positions);
-    const gradCols = direct ? gradInput.data : allocate(dtype, kdim * positions);
+    const gradCols = !gradInput ? undefined : direct ? gradInput.data : allocate(dtype, kdim * positions);
     for (let n = 0; n < batch; n++) {
       for (let grp = 0; grp < groups; grp++) {
         const inOff = (n * g.inChannels + grp * cg) * inPlane;
@@ -516,14 +546,20 @@ export function convBackward(
         if (!direct) im2col(input.data, inOff, cg, map, cols);
         gemm(false, true, og, kdim, positions, 1, gO, gOff, positions, cols, direct ? inOff : 0, positions,
           1, gradWeight.data, wOff, kdim);
-        gemm(true, false, kdim, positions, og, 1, weight.data, wOff, kdim, gO, gOff, positions,
-          0, gradCols, direct ? inOff : 0, positions);
-        if (!direct) col2im(gradCols, cg, map, gradInput.data, inOff);
+        if (gradInput && gradCols) {
+          gemm(true, false, kdim, positions, og, 1, weight.data, wOff, kdim, gO, gOff, positions,
+            0, gradCols, direct ? inOff : 0, positions);
+          if (!direct) col2im(gradCols, cg, map, gradInput.data, inOff);
+        }
       }
     }
     if (gradBias) sumBias(gO, batch, g.outChannels, positions, gradBias.data);
   }
-  return { grad_input: gradInput, grad_weight: gradWeight, ...(gradBias ? { grad_bias: gradBias } : {}) };
+  return {
+    ...(gradInput ? { grad_input: gradInput } : {}),
+    grad_weight: gradWeight,
+    ...(gradBias ? { grad_bias: gradBias } : {}),
+  };
 }
 
 /** Forward of conv_transpose2d: per image and group, output = col2im(W_gᵀ · x_g) (+ bias). */

@@ -30,7 +30,7 @@ export const layerOps: OpSpec[] = [
 
 export { batchNorm, batchNormBackward, type BatchNormOptions, type BatchNormResult } from './batch_norm.js';
 export { conv1d, conv1dBackward } from './conv1d.js';
-export { conv2d, conv2dBackward, type ConvGradients, type ConvOptions } from './conv2d.js';
+export { conv2d, conv2dBackward, conv2dWeightBackward, type ConvGradients, type ConvOptions } from './conv2d.js';
 export { convTranspose2d, convTranspose2dBackward, type ConvTransposeOptions } from './conv_transpose2d.js';
 export { crossEntropy, crossEntropyBackward, type CrossEntropyOptions } from './cross_entropy.js';
 export { dropout, dropoutBackward, type DropoutOptions } from './dropout.js';

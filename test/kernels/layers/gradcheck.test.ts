@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { batchNorm, batchNormBackward } from '../../../src/kernels/layers/batch_norm.js';
 import { conv1d, conv1dBackward } from '../../../src/kernels/layers/conv1d.js';
-import { conv2d, conv2dBackward } from '../../../src/kernels/layers/conv2d.js';
+import { conv2d, conv2dBackward, conv2dWeightBackward } from '../../../src/kernels/layers/conv2d.js';
 import { convTranspose2d, convTranspose2dBackward } from '../../../src/kernels/layers/conv_transpose2d.js';
 import { crossEntropy, crossEntropyBackward, type CrossEntropyOptions } from '../../../src/kernels/layers/cross_entropy.js';
 import { dropout, dropoutBackward } from '../../../src/kernels/layers/dropout.js';
@@ -88,6 +88,18 @@ describe('finite-difference gradients (float64)', () => {
     });
     checkConv(conv2d, conv2dBackward, tensor([3, 5, 5]), tensor([2, 3, 3, 3]), null, { padding: 1 });
     checkConv(conv2d, conv2dBackward, tensor([2, 3, 4, 4]), tensor([5, 3, 1, 1]), tensor([5]), {});
+  });
+
+  it('conv2dWeightBackward gives the same parameter gradients without grad_input', () => {
+    const input = tensor([2, 3, 6, 6]);
+    const weight = tensor([4, 3, 3, 3]);
+    const r = tensor([2, 4, 3, 3]);
+    const opts = { stride: 2, padding: 1 };
+    const full = conv2dBackward(r, input, weight, true, opts);
+    const params = conv2dWeightBackward(r, input, weight, true, opts);
+    expect('grad_input' in params).toBe(false);
+    expect(params.grad_weight.data).toEqual(full.grad_weight.data);
+    expect(params.grad_bias!.data).toEqual(full.grad_bias!.data);
   });
 
   it('conv2d: a product large enough for the blocked gemm path', () => {
