@@ -14,6 +14,7 @@ import * as maxPool from '../kernels/pooling/max_pool.js';
 import * as avgPool from '../kernels/pooling/avg_pool.js';
 import * as lpPool from '../kernels/pooling/lp_pool.js';
 import * as adaptivePool from '../kernels/pooling/adaptive_pool.js';
+import * as maxUnpool from '../kernels/pooling/max_unpool.js';
 import type { LayerPlan } from './model.js';
 import type { Buffer, Parameter } from './parameter.js';
 
@@ -241,7 +242,8 @@ const POOL_KERNELS: Readonly<Record<string, PoolKernels>> = {
 class PoolLayer extends Layer {
   private readonly kernels: PoolKernels;
   private input: FloatTensor | null = null;
-  private indices: IntTensor | null = null;
+  /** Max pools: the indices of the latest forward, kept in evaluation too for a max_unpool layer. */
+  indices: IntTensor | null = null;
 
   constructor(plan: LayerPlan) {
     super(plan);
@@ -254,7 +256,7 @@ class PoolLayer extends Layer {
     const result = this.kernels.forward(input, this.plan.kernelParams as never);
     const output = 'output' in result ? result.output : result;
     this.input = ctx.training ? input : null;
-    this.indices = ctx.training && 'output' in result ? (result.indices ?? null) : null;
+    this.indices = 'output' in result ? (result.indices ?? null) : null;
     return output;
   }
 
@@ -268,13 +270,48 @@ class PoolLayer extends Layer {
       grad = this.kernels.backward!(gradOutput, input, params);
     }
     this.input = null;
-    this.indices = null;
     return grad;
   }
 }
 
-/** The runtime layer for a planned layer; parameters and buffers are attached by the caller. */
-export function createLayer(plan: LayerPlan): Layer {
+const UNPOOL_KERNELS = {
+  max_unpool1d: [maxUnpool.maxUnpool1d, maxUnpool.maxUnpool1dBackward],
+  max_unpool2d: [maxUnpool.maxUnpool2d, maxUnpool.maxUnpool2dBackward],
+  max_unpool3d: [maxUnpool.maxUnpool3d, maxUnpool.maxUnpool3dBackward],
+} as const;
+
+/** max_unpool scatters its input to where the named max_pool layer found its maxima. */
+class UnpoolLayer extends Layer {
+  private saved: { input: FloatTensor; indices: IntTensor } | null = null;
+
+  constructor(
+    plan: LayerPlan,
+    private readonly source: PoolLayer,
+  ) {
+    super(plan);
+  }
+
+  forward(input: FloatTensor, ctx: ForwardContext): FloatTensor {
+    const indices = this.source.indices;
+    if (!indices) throw new Error(`layer ${this.plan.index} (${this.plan.op}): layer ${this.source.plan.index} produced no indices`);
+    const [forward] = UNPOOL_KERNELS[this.plan.op as keyof typeof UNPOOL_KERNELS];
+    this.saved = ctx.training ? { input, indices } : null;
+    return forward(input, indices, this.plan.kernelParams as never);
+  }
+
+  backward(gradOutput: FloatTensor): FloatTensor {
+    const { input, indices } = this.saved ?? this.missingForward();
+    const [, backward] = UNPOOL_KERNELS[this.plan.op as keyof typeof UNPOOL_KERNELS];
+    this.saved = null;
+    return backward(gradOutput, input, indices, this.plan.kernelParams as never);
+  }
+}
+
+/**
+ * The runtime layer for a planned layer (`earlier` are the layers before it); parameters and
+ * buffers are attached by the caller.
+ */
+export function createLayer(plan: LayerPlan, earlier: readonly Layer[]): Layer {
   switch (plan.kind) {
     case 'conv':
       return plan.op === 'conv1d'
@@ -292,5 +329,10 @@ export function createLayer(plan: LayerPlan): Layer {
       return new BatchNormLayer(plan);
     case 'pool':
       return new PoolLayer(plan);
+    case 'unpool': {
+      const source = earlier[plan.indicesFrom!];
+      if (!(source instanceof PoolLayer)) throw new Error(`layer ${plan.index}: indices_from is not a pooling layer`);
+      return new UnpoolLayer(plan, source);
+    }
   }
 }

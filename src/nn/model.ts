@@ -36,7 +36,7 @@ export interface ParameterInfo {
   readonly init: InitRule;
 }
 
-export type LayerKind = 'conv' | 'linear' | 'batch_norm' | 'relu' | 'flatten' | 'dropout' | 'pool';
+export type LayerKind = 'conv' | 'linear' | 'batch_norm' | 'relu' | 'flatten' | 'dropout' | 'pool' | 'unpool';
 
 export interface LayerPlan {
   readonly index: number;
@@ -51,6 +51,8 @@ export interface LayerPlan {
   readonly parameters: readonly ParameterInfo[];
   /** Running statistics: saved with the model, not trained by the optimizer. */
   readonly buffers: readonly ParameterInfo[];
+  /** max_unpool: the index of the max_pool layer whose indices it scatters by. */
+  readonly indicesFrom?: number;
 }
 
 export interface ModelPlan {
@@ -79,8 +81,12 @@ const POOLING_ARGS: Readonly<Record<string, readonly string[]>> = {
   adaptive_max_pool1d: ['output_size', 'return_indices'],
   adaptive_max_pool2d: ['output_size', 'return_indices'],
   adaptive_max_pool3d: ['output_size', 'return_indices'],
+  max_unpool1d: ['kernel_size', 'stride', 'padding', 'output_size'],
+  max_unpool2d: ['kernel_size', 'stride', 'padding', 'output_size'],
+  max_unpool3d: ['kernel_size', 'stride', 'padding', 'output_size'],
 };
 
+/** Every pooling function of torch.nn.functional that 1.13 has; max_unpool also names its max_pool. */
 export const POOLING_OPS: readonly string[] = Object.keys(POOLING_ARGS);
 
 const REQUIRED_POOLING_ARGS: Readonly<Record<string, readonly string[]>> = {
@@ -106,6 +112,10 @@ const LAYER_ARGS: Readonly<Record<string, readonly string[]>> = {
   flatten: ['start_dim', 'end_dim'],
   dropout: ['p'],
   ...POOLING_ARGS,
+  // The layer whose indices max_unpool takes, as F.max_unpool2d(x, indices) does.
+  max_unpool1d: [...POOLING_ARGS.max_unpool1d!, 'indices_from'],
+  max_unpool2d: [...POOLING_ARGS.max_unpool2d!, 'indices_from'],
+  max_unpool3d: [...POOLING_ARGS.max_unpool3d!, 'indices_from'],
 };
 
 export const LAYER_OPS: readonly string[] = Object.keys(LAYER_ARGS);
@@ -130,7 +140,7 @@ export function planModel(spec: unknown, inputShape: readonly number[]): ModelPl
       throw new ModelError(`layer ${label}: ${message}`, index, isRecord(raw) && typeof raw.name === 'string' ? raw.name : undefined);
     };
     try {
-      const layer = planLayer(raw, index, shape, names, fail);
+      const layer = planLayer(raw, index, shape, names, layers, fail);
       if (layer.outputShape.some((d) => d < 1)) {
         fail(`output shape [${layer.outputShape.join(', ')}] (one sample) is empty`);
       }
@@ -168,6 +178,7 @@ function planLayer(
   index: number,
   inputShape: readonly number[],
   names: Set<string>,
+  earlier: readonly LayerPlan[],
   fail: (m: string) => never,
 ): LayerPlan {
   if (!isRecord(raw)) fail('a layer must be an object with an "op"');
@@ -203,6 +214,10 @@ function planLayer(
       return planFlatten(args);
     case 'dropout':
       return planDropout(args);
+    case 'max_unpool1d':
+    case 'max_unpool2d':
+    case 'max_unpool3d':
+      return planUnpool(args, earlier);
     default:
       return planPooling(args);
   }
@@ -331,6 +346,20 @@ function planPooling(a: LayerArgs): LayerPlan {
   if (isMaxPool(a.op)) kernelParams.return_indices = true;
   const outputShape = planWithKernel(a, { input: [1, ...a.inputShape] }, kernelParams);
   return simple(a, 'pool', kernelParams, outputShape);
+}
+
+function planUnpool(a: LayerArgs, earlier: readonly LayerPlan[]): LayerPlan {
+  const from = a.spec.indices_from;
+  const poolOp = a.op.replace('max_unpool', 'max_pool');
+  if (typeof from !== 'string') a.fail(`missing argument 'indices_from': the name of the ${poolOp} layer whose indices to use`);
+  const source = earlier.find((l) => l.name === from);
+  if (!source) a.fail(`indices_from '${String(from)}' names no earlier layer`);
+  if (source!.op !== poolOp) a.fail(`indices_from '${String(from)}' is a ${source!.op} layer, not ${poolOp}`);
+  const kernelParams: Record<string, unknown> = {};
+  for (const key of POOLING_ARGS[a.op]!) if (a.spec[key] !== undefined) kernelParams[key] = a.spec[key];
+  if (kernelParams.kernel_size === undefined) a.fail("missing argument 'kernel_size'");
+  const outputShape = planWithKernel(a, { input: [1, ...a.inputShape], indices: [1, ...source!.outputShape] }, kernelParams);
+  return { ...simple(a, 'unpool', kernelParams, outputShape), indicesFrom: source!.index };
 }
 
 // --- argument readers ---------------------------------------------------------------------

@@ -55,8 +55,9 @@ export class Network {
       if (!known.has(name)) throw new ConfigError(`initial value for unknown parameter '${name}'; the model has ${[...known].join(', ')}`);
     }
 
-    const layers = plan.layers.map((layerPlan) => {
-      const layer = createLayer(layerPlan);
+    const layers: Layer[] = [];
+    for (const layerPlan of plan.layers) {
+      const layer = createLayer(layerPlan, layers);
       for (const info of layerPlan.parameters) {
         const value = { shape: [...info.shape], dtype, data: allocate(dtype, numel(info.shape)) } as FloatTensor;
         // Every parameter is drawn, given or not, so one given value does not shift the others.
@@ -68,8 +69,8 @@ export class Network {
         initialise(value.data, info.init, rng);
         layer.buffers.push({ name: info.name, value });
       }
-      return layer;
-    });
+      layers.push(layer);
+    }
     const network = new Network(plan, dtype, layers);
     network.loadTensors(given);
     return network;

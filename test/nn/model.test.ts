@@ -142,19 +142,24 @@ const poolInput = (op: string) => (op.includes('1d') ? [2, 9] : op.includes('2d'
 const poolArgs = (op: string): Record<string, unknown> =>
   op.startsWith('adaptive') ? { output_size: 2 } : op.startsWith('lp') ? { norm_type: 2, kernel_size: 2 } : { kernel_size: 2 };
 
+/** A layer list around one pooling function; max_unpool takes its indices from a max_pool before it. */
+function poolingModel(op: string, inputShape: number[]) {
+  if (!op.startsWith('max_unpool')) return [{ op, ...poolArgs(op) }];
+  return [
+    { op: op.replace('max_unpool', 'max_pool'), name: 'pool', kernel_size: 2 },
+    { op, indices_from: 'pool', kernel_size: 2, output_size: inputShape.slice(1) },
+  ];
+}
+
 describe('every pooling function is a layer', () => {
   for (const op of POOLING_OPS) {
     it(`${op}: plans, trains a step and produces gradients`, () => {
       const inputShape = poolInput(op);
-      const pooled = planModel({ layers: [{ op, ...poolArgs(op) }] }, inputShape).outputShape;
+      const layers = poolingModel(op, inputShape);
+      const pooled = planModel({ layers }, inputShape).outputShape;
+      if (op.startsWith('max_unpool')) expect(pooled).toEqual(inputShape);
       const trainer = new Trainer({
-        model: {
-          layers: [
-            { op, ...poolArgs(op) },
-            { op: 'flatten' },
-            { op: 'linear', name: 'fc', in_features: numel(pooled), out_features: 3 },
-          ],
-        },
+        model: { layers: [...layers, { op: 'flatten' }, { op: 'linear', name: 'fc', in_features: numel(pooled), out_features: 3 }] },
         inputShape,
         optimizer: { name: 'SGD', lr: 0.1 },
       });
@@ -170,4 +175,22 @@ describe('every pooling function is a layer', () => {
       expect(grad.data.some((g) => g !== 0)).toBe(true);
     });
   }
+
+  it('max_unpool needs the name of an earlier max_pool of its dimension', () => {
+    const unpool = { op: 'max_unpool2d', kernel_size: 2 };
+    const pool = { op: 'max_pool2d', name: 'pool', kernel_size: 2 };
+    expect(modelError(() => planModel({ layers: [pool, unpool] }, [2, 8, 8])).message).toMatch(/^layer 1 \(max_unpool2d\): missing argument 'indices_from'/);
+    expect(modelError(() => planModel({ layers: [pool, { ...unpool, indices_from: 'p' }] }, [2, 8, 8])).message).toBe(
+      "layer 1 (max_unpool2d): indices_from 'p' names no earlier layer",
+    );
+    expect(modelError(() => planModel({ layers: [{ ...pool, op: 'avg_pool2d' }, { ...unpool, indices_from: 'pool' }] }, [2, 8, 8])).message).toBe(
+      "layer 1 (max_unpool2d): indices_from 'pool' is a avg_pool2d layer, not max_pool2d",
+    );
+    // The indices must have the shape of the unpooled input, as F.max_unpool2d checks.
+    expect(
+      modelError(() => planModel({ layers: [pool, { op: 'relu' }, { op: 'max_pool2d', kernel_size: 2 }, { ...unpool, indices_from: 'pool' }] }, [2, 8, 8])).message,
+    ).toBe(
+      'layer 3 (max_unpool2d): Expected shape of indices to be same as that of the input tensor ([1, 2, 2, 2]) but got indices tensor with shape: [1, 2, 4, 4]',
+    );
+  });
 });
