@@ -58,7 +58,10 @@ export function poolingOutputSize(
   return out;
 }
 
-/** The spatial dims of one pool as checked arguments; `dims` are listed outermost first. */
+/**
+ * The geometry of a pool whose spatial dims are the last `dims.length` dims of `inputShape`
+ * (outermost first); the dims before them are planes, and absent outer spatial dims are unit dims.
+ */
 export function poolGeometry(inputShape: readonly number[], dims: readonly PoolDim[]): PoolGeometry {
   const leading = inputShape.slice(0, inputShape.length - dims.length);
   let planes = 1;
@@ -67,7 +70,7 @@ export function poolGeometry(inputShape: readonly number[], dims: readonly PoolD
   return { planes, depth, height, width, outputShape: [...leading, ...dims.map((d) => d.out)] };
 }
 
-/** Reads the spatial extents of a pool, outermost first, from the checked arguments. */
+/** Zips per-dim argument lists (outermost dim first) into PoolDims. */
 export function makeDims(
   sizes: readonly number[],
   outs: readonly number[],
