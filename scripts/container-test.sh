@@ -62,6 +62,7 @@ cleanup() {
   local status=$?
   set +e
   trap - EXIT INT TERM
+  [ -n "${inflight_pid:-}" ] && kill "$inflight_pid" 2>/dev/null
   if [ "$status" != 0 ]; then
     show_logs "$container"
     show_logs "${compose_project}_convpool_1"
@@ -197,6 +198,23 @@ done
 [ "$health" = healthy ] || fail "HEALTHCHECK still '$health' after 45s"
 pass "image HEALTHCHECK reports healthy"
 
+# Training jobs and the model registry, when this build serves them.
+model="container-test-model"
+has_training=0
+check has-path /v1/training-jobs || has_training=$?
+case $has_training in
+  0) training=yes ;;
+  3) training=no ;;
+  *) fail "reading /openapi.json" ;;
+esac
+if [ "$training" = yes ]; then
+  train_started=$SECONDS
+  check train "$model" || fail "training job"
+  pass "training job (small CNN, 256 MNIST digits, 1 epoch) succeeded in $((SECONDS - train_started))s, registered as $model"
+else
+  log "SKIP training checks: this build has no /v1/training-jobs"
+fi
+
 # docker stop sends SIGTERM; a clean drain exits 0 well before the SIGKILL at $stop_grace s.
 stop_container() {
   local t0=$SECONDS code
@@ -206,13 +224,25 @@ stop_container() {
   [ $((SECONDS - t0)) -lt "$stop_grace" ] || fail "docker stop took $((SECONDS - t0))s, the whole grace period"
   pass "docker stop: exit code 0 in $((SECONDS - t0))s (grace period ${stop_grace}s)"
 }
+
+# Stop while a large request is in flight: it must still be answered in full.
+check inflight "$work/inflight.sent" >"$work/inflight.log" 2>&1 &
+inflight_pid=$!
+until [ -s "$work/inflight.sent" ] || ! kill -0 "$inflight_pid" 2>/dev/null; do sleep 0.05; done
 stop_container
+wait "$inflight_pid" || { cat "$work/inflight.log"; fail "a request in flight at docker stop was not answered"; }
+inflight_pid=
+pass "request in flight at docker stop answered in full (graceful drain)"
 
 # A new container on the same volume: what lives in /data must survive.
 "$docker" rm "$container" >/dev/null
 run_container
 check ready 60 || fail "the new container did not become ready"
 pass "new container on the same data volume is ready"
+if [ "$training" = yes ]; then
+  check model-listed "$model" || fail "trained model lost with the container"
+  pass "trained model $model still listed after the restart (data volume)"
+fi
 stop_container
 
 # --- Compose -------------------------------------------------------------------------------------
