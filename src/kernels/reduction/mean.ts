@@ -140,6 +140,37 @@ function vectorRowSum(x: FloatArray, base: number, size: number, lanes: number, 
   let tail = 0;
   for (let k = vectors * lanes; k < size; k++) tail = f32 ? Math.fround(tail + x[base + k]!) : tail + x[base + k]!;
   let total = tail;
+  if (groups < 16) {
+    // Fewer groups than one cascade chunk: each partial sum is a plain running sum (the cascade's
+    // final `+ 0` adds cannot change it, as a sum started at +0 is never -0).
+    for (let l = 0; l < lanes; l++) {
+      let p0 = 0;
+      let p1 = 0;
+      let p2 = 0;
+      let p3 = 0;
+      let q = base + l;
+      if (f32) {
+        for (let g = 0; g < groups; g++, q += groupStride) {
+          p0 = Math.fround(p0 + x[q]!);
+          p1 = Math.fround(p1 + x[q + lanes]!);
+          p2 = Math.fround(p2 + x[q + 2 * lanes]!);
+          p3 = Math.fround(p3 + x[q + 3 * lanes]!);
+        }
+        for (let v = groups * 4; v < vectors; v++) p0 = Math.fround(p0 + x[base + v * lanes + l]!);
+        total = Math.fround(total + Math.fround(Math.fround(Math.fround(p0 + p1) + p2) + p3));
+      } else {
+        for (let g = 0; g < groups; g++, q += groupStride) {
+          p0 += x[q]!;
+          p1 += x[q + lanes]!;
+          p2 += x[q + 2 * lanes]!;
+          p3 += x[q + 3 * lanes]!;
+        }
+        for (let v = groups * 4; v < vectors; v++) p0 += x[base + v * lanes + l]!;
+        total += p0 + p1 + p2 + p3;
+      }
+    }
+    return total;
+  }
   for (let l = 0; l < lanes; l++) {
     let p0 = cascadeSum(x, base + l, groupStride, groups, f32);
     const p1 = cascadeSum(x, base + lanes + l, groupStride, groups, f32);

@@ -187,3 +187,100 @@ describe('mean: properties against a naive reference', () => {
     expect(Math.abs(out.data[0]! - Math.fround(0.1))).toBeLessThan(1e-7);
   });
 });
+
+/**
+ * A literal transcription of ATen's cascade_sum for float32 (SumKernel.cpp, 8-lane vectors), kept
+ * unoptimised: vectors are arrays, every add is a float32 add. The kernel's faster code must agree.
+ */
+namespace atenSum {
+  const LANES = 8;
+  type Add<T> = (a: T, b: T) => T;
+  const addScalar: Add<number> = (a, b) => Math.fround(a + b);
+  const addVector: Add<number[]> = (a, b) => a.map((v, i) => Math.fround(v + b[i]!));
+  const ceilLog2 = (x: number) => (x <= 2 ? 1 : Math.ceil(Math.log2(x)));
+
+  function multiRowSum<T>(load: (i: number, k: number) => T, zero: () => T, add: Add<T>, nrows: number, size: number): T[] {
+    const levelPower = Math.max(4, Math.floor(ceilLog2(size) / 4));
+    const levelStep = 1 << levelPower;
+    const levelMask = levelStep - 1;
+    const acc = Array.from({ length: 4 }, () => Array.from({ length: nrows }, zero));
+    let i = 0;
+    for (; i + levelStep <= size; ) {
+      for (let j = 0; j < levelStep; j++, i++) for (let k = 0; k < nrows; k++) acc[0]![k] = add(acc[0]![k]!, load(i, k));
+      for (let j = 1; j < 4; j++) {
+        for (let k = 0; k < nrows; k++) {
+          acc[j]![k] = add(acc[j]![k]!, acc[j - 1]![k]!);
+          acc[j - 1]![k] = zero();
+        }
+        if ((i & (levelMask << (j * levelPower))) !== 0) break;
+      }
+    }
+    for (; i < size; i++) for (let k = 0; k < nrows; k++) acc[0]![k] = add(acc[0]![k]!, load(i, k));
+    for (let j = 1; j < 4; j++) for (let k = 0; k < nrows; k++) acc[0]![k] = add(acc[0]![k]!, acc[j]![k]!);
+    return acc[0]!;
+  }
+
+  function rowSum<T>(load: (i: number) => T, zero: () => T, add: Add<T>, size: number): T {
+    const sizeIlp = Math.floor(size / 4);
+    const partial = multiRowSum((i, k) => load(i * 4 + k), zero, add, 4, sizeIlp);
+    for (let i = sizeIlp * 4; i < size; i++) partial[0] = add(partial[0]!, load(i));
+    for (let k = 1; k < 4; k++) partial[0] = add(partial[0]!, partial[k]!);
+    return partial[0]!;
+  }
+
+  const vecZero = () => new Array<number>(LANES).fill(0);
+  const loadVec = (x: Float32Array, at: number) => Array.from(x.subarray(at, at + LANES));
+
+  /** vectorized_inner_sum of one contiguous row (n >= 8). */
+  export function innerRow(x: Float32Array, base: number, n: number): number {
+    const vecSize = Math.floor(n / LANES);
+    const vecAcc = rowSum((i) => loadVec(x, base + i * LANES), vecZero, addVector, vecSize);
+    let final = 0;
+    for (let k = vecSize * LANES; k < n; k++) final = addScalar(final, x[base + k]!);
+    for (const lane of vecAcc) final = addScalar(final, lane);
+    return final;
+  }
+
+  /** vectorized_outer_sum over the rows of an [rows, cols] tensor (cols >= 8), column sums. */
+  export function outerColumns(x: Float32Array, rows: number, cols: number): number[] {
+    const sums = new Array<number>(cols).fill(0);
+    let j = 0;
+    for (; j + 4 * LANES <= cols; j += 4 * LANES) {
+      const s = multiRowSum((i, k) => loadVec(x, i * cols + j + k * LANES), vecZero, addVector, 4, rows);
+      s.forEach((v, k) => v.forEach((lane, l) => (sums[j + k * LANES + l] = lane)));
+    }
+    for (; j + LANES <= cols; j += LANES) {
+      rowSum((i) => loadVec(x, i * cols + j), vecZero, addVector, rows).forEach((lane, l) => (sums[j + l] = lane));
+    }
+    for (; j < cols; j++) sums[j] = rowSum((i) => x[i * cols + j]!, () => 0, addScalar, rows);
+    return sums;
+  }
+}
+
+describe('mean: the summation order is ATen cascade_sum order', () => {
+  const values = (n: number, seed: number) =>
+    Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(seed + i * 12.9898) * 2 ** ((i * 7 + seed) % 13 - 4)));
+
+  it('long contiguous rows (the cascade levels)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 8, max: 4000 }), fc.integer({ min: 1, max: 3 }), fc.nat(1000), (n, rows, seed) => {
+        const x = values(rows * n, seed);
+        const out = mean({ shape: [rows, n], dtype: 'float32', data: x }, { dim: 1 });
+        for (let r = 0; r < rows; r++) expect(out.data[r]).toBe(Math.fround(atenSum.innerRow(x, r * n, n) / n));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('reductions over an outer dim (vectorised over columns)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 8, max: 80 }), fc.nat(1000), (rows, cols, seed) => {
+        const x = values(rows * cols, seed);
+        const out = mean({ shape: [rows, cols], dtype: 'float32', data: x }, { dim: 0 });
+        const expected = atenSum.outerColumns(x, rows, cols).map((s) => Math.fround(s / rows));
+        expect(Array.from(out.data)).toEqual(expected);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
