@@ -3,16 +3,21 @@
  *
  *   C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C
  *
- * Row-major with leading dimensions and offsets, as in BLAS `?gemm` (op(X) = X or Xᵀ). A faster core
- * (WebAssembly SIMD) can replace this function without touching the operators.
+ * Row-major with leading dimensions and offsets, as in BLAS `?gemm` (op(X) = X or Xᵀ).
  *
  * Layout follows the BLIS scheme: B is packed in KC x NC blocks of NR-wide column panels, A in
  * MC x KC blocks of MR-high row panels, both k-major so the micro-kernel reads two contiguous
- * streams. The micro-kernel keeps an MR x NR tile of C in local doubles for a whole KC block, so
- * each loaded element feeds four multiply-adds. Panels are packed as float64 whatever the input
- * type: the micro-kernel then sees one array type (monomorphic) and products accumulate in double
- * precision; C is updated once per KC block (rounded to float32 there when C is float32).
+ * streams, and the micro-kernel keeps an MR x NR tile of C in registers for a whole KC block.
+ *
+ * Two micro-kernels sit behind that one layout:
+ * - float32 (A, B and C all Float32Array): a WebAssembly SIMD kernel (gemm_simd.ts) on 4x8 tiles,
+ *   summing in float32 as PyTorch's float32 kernels do. Panels are packed straight into the
+ *   module's memory and each block's result is added back onto C once.
+ * - otherwise (float64, or no WebAssembly): a scalar kernel on 4x4 tiles held in sixteen local
+ *   doubles, panels packed as float64 so the loop sees one array type.
+ * K is split into equal blocks of at most KC; C is updated once per block.
  */
+import { SIMD_MR, SIMD_NR, createSimdKernel } from './gemm_simd.js';
 import type { FloatArray } from './tensor.js';
 
 const MR = 4;
@@ -58,23 +63,90 @@ export function gemm(
     smallGemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, C, cOff, ldc);
     return;
   }
+  if (simd && A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array) {
+    simdGemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, C, cOff, ldc);
+    return;
+  }
 
   const aRowStride = transA ? 1 : lda; // distance between op(A)[i,k] and op(A)[i+1,k]
   const aColStride = transA ? lda : 1; // ... and op(A)[i,k+1]
   const bRowStride = transB ? 1 : ldb; // distance between op(B)[k,j] and op(B)[k+1,j]
   const bColStride = transB ? ldb : 1; // ... and op(B)[k,j+1]
 
+  const kBlock = balancedBlock(K, KC);
   for (let jc = 0; jc < N; jc += NC) {
     const nc = Math.min(NC, N - jc);
-    for (let pc = 0; pc < K; pc += KC) {
-      const kc = Math.min(KC, K - pc);
+    for (let pc = 0; pc < K; pc += kBlock) {
+      const kc = Math.min(kBlock, K - pc);
       const bPanels = Math.ceil(nc / NR);
       if (packedB.length < bPanels * NR * kc) packedB = new Float64Array(bPanels * NR * KC);
-      packPanels(B, bOff + pc * bRowStride + jc * bColStride, bRowStride, bColStride, nc, kc, NR, packedB);
+      packPanels(B, bOff + pc * bRowStride + jc * bColStride, bRowStride, bColStride, nc, kc, NR, packedB, 0);
       for (let ic = 0; ic < M; ic += MC) {
         const mc = Math.min(MC, M - ic);
-        packPanels(A, aOff + ic * aRowStride + pc * aColStride, aColStride, aRowStride, mc, kc, MR, packedA);
+        packPanels(A, aOff + ic * aRowStride + pc * aColStride, aColStride, aRowStride, mc, kc, MR, packedA, 0);
         macroKernel(mc, nc, kc, alpha, packedA, packedB, C, cOff + ic * ldc + jc, ldc);
+      }
+    }
+  }
+}
+
+/** Equal blocks of at most `max` (a 260-deep product runs as 130 + 130, not 256 + 4). */
+function balancedBlock(total: number, max: number): number {
+  return Math.ceil(total / Math.ceil(total / max));
+}
+
+// The float32 path: blocking for the 4x8 SIMD tiles and where the panels sit in wasm memory.
+const S_KC = 256;
+const S_MC = 128; // multiple of SIMD_MR
+const S_NC = 1024; // multiple of SIMD_NR
+const S_A = 0; // float offsets into the module's memory
+const S_B = S_A + S_MC * S_KC;
+const S_C = S_B + S_KC * S_NC;
+const simd = createSimdKernel((S_C + S_MC * S_NC) * 4);
+const simdFloats = simd ? new Float32Array(simd.memory.buffer) : new Float32Array(0);
+
+const roundUp = (n: number, step: number) => Math.ceil(n / step) * step;
+
+function simdGemm(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: Float32Array,
+  aOff: number,
+  lda: number,
+  B: Float32Array,
+  bOff: number,
+  ldb: number,
+  C: Float32Array,
+  cOff: number,
+  ldc: number,
+): void {
+  const kernel = simd!.kernel;
+  const mem = simdFloats;
+  const aRowStride = transA ? 1 : lda;
+  const aColStride = transA ? lda : 1;
+  const bRowStride = transB ? 1 : ldb;
+  const bColStride = transB ? ldb : 1;
+  const kBlock = balancedBlock(K, S_KC);
+  for (let jc = 0; jc < N; jc += S_NC) {
+    const nc = Math.min(S_NC, N - jc);
+    const ncPadded = roundUp(nc, SIMD_NR);
+    for (let pc = 0; pc < K; pc += kBlock) {
+      const kc = Math.min(kBlock, K - pc);
+      packPanels(B, bOff + pc * bRowStride + jc * bColStride, bRowStride, bColStride, nc, kc, SIMD_NR, mem, S_B);
+      for (let ic = 0; ic < M; ic += S_MC) {
+        const mc = Math.min(S_MC, M - ic);
+        packPanels(A, aOff + ic * aRowStride + pc * aColStride, aColStride, aRowStride, mc, kc, SIMD_MR, mem, S_A);
+        kernel(roundUp(mc, SIMD_MR), ncPadded, kc, S_A * 4, S_B * 4, S_C * 4);
+        for (let i = 0; i < mc; i++) {
+          const from = S_C + i * ncPadded;
+          const to = cOff + (ic + i) * ldc + jc;
+          if (alpha === 1) for (let j = 0; j < nc; j++) C[to + j] += mem[from + j]!;
+          else for (let j = 0; j < nc; j++) C[to + j] += alpha * mem[from + j]!;
+        }
       }
     }
   }
@@ -129,7 +201,8 @@ function smallGemm(
 
 /**
  * Packs `count` lines (rows of op(A) or columns of op(B)) of length `kc` into panels of `width`
- * lines, k-major within a panel: out[p*width*kc + k*width + r] = src[off + (p*width+r)*lineStride + k*kStride].
+ * lines, k-major within a panel:
+ *   out[outOff + p*width*kc + k*width + r] = src[off + (p*width + r)*lineStride + k*kStride].
  * The last panel is padded with zeros so the micro-kernel never needs a bounds test.
  */
 function packPanels(
@@ -140,47 +213,33 @@ function packPanels(
   count: number,
   kc: number,
   width: number,
-  out: Float64Array,
+  out: FloatArray,
+  outOff: number,
 ): void {
-  let o = 0;
+  let o = outOff;
   for (let line0 = 0; line0 < count; line0 += width) {
     const lines = Math.min(width, count - line0);
     const base = off + line0 * lineStride;
-    if (lines === width && width === 4) {
-      if (kStride === 1) {
-        // Lines contiguous in k: read each line sequentially.
-        const l0 = base;
-        const l1 = base + lineStride;
-        const l2 = base + 2 * lineStride;
-        const l3 = base + 3 * lineStride;
-        for (let k = 0; k < kc; k++) {
-          out[o] = src[l0 + k]!;
-          out[o + 1] = src[l1 + k]!;
-          out[o + 2] = src[l2 + k]!;
-          out[o + 3] = src[l3 + k]!;
-          o += 4;
-        }
-      } else {
-        // The four lines sit side by side: each k is one short contiguous run.
-        let s = base;
-        for (let k = 0; k < kc; k++) {
-          out[o] = src[s]!;
-          out[o + 1] = src[s + lineStride]!;
-          out[o + 2] = src[s + 2 * lineStride]!;
-          out[o + 3] = src[s + 3 * lineStride]!;
-          o += 4;
-          s += kStride;
-        }
+    if (kStride === 1) {
+      // Each line is contiguous in k: read it sequentially, write with stride `width`.
+      for (let r = 0; r < lines; r++) {
+        const s = base + r * lineStride;
+        for (let k = 0, d = o + r; k < kc; k++, d += width) out[d] = src[s + k]!;
+      }
+    } else if (lineStride === 1) {
+      // The lines sit side by side: each k is one contiguous run of `lines` values.
+      for (let k = 0, s = base, d = o; k < kc; k++, s += kStride, d += width) {
+        for (let r = 0; r < lines; r++) out[d + r] = src[s + r]!;
       }
     } else {
-      for (let k = 0; k < kc; k++) {
-        let s = base + k * kStride;
-        for (let r = 0; r < width; r++) {
-          out[o++] = r < lines ? src[s]! : 0;
-          s += lineStride;
-        }
+      for (let k = 0, s = base, d = o; k < kc; k++, s += kStride, d += width) {
+        for (let r = 0; r < lines; r++) out[d + r] = src[s + r * lineStride]!;
       }
     }
+    if (lines < width) {
+      for (let k = 0, d = o; k < kc; k++, d += width) out.fill(0, d + lines, d + width);
+    }
+    o += width * kc;
   }
 }
 
