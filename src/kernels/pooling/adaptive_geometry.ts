@@ -108,12 +108,18 @@ export function windowBounds(inSize: number, outSize: number): { start: Int32Arr
   return { start, end };
 }
 
-/** Sum of window extents along one dim: the work of the whole dim is the product over dims. */
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * Sum of window extents along one dim, without visiting the windows (plan() runs before any size
+ * limit is checked): the windows cover the L inputs once, plus one overlap cell wherever a boundary
+ * k*L/O (0 < k < O) is not an integer, which gives L + O - gcd(L, O).
+ */
 export function windowCells(inSize: number, outSize: number): number {
-  const { start, end } = windowBounds(inSize, outSize);
-  let cells = 0;
-  for (let i = 0; i < outSize; i++) cells += end[i]! - start[i]!;
-  return cells;
+  return inSize + outSize - gcd(inSize, outSize);
 }
 
 export function windowWork(w: AdaptiveWindows): number {

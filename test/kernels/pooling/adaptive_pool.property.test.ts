@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as adaptive from '../../../src/kernels/pooling/adaptive_pool.js';
+import { windowCells } from '../../../src/kernels/pooling/adaptive_geometry.js';
+import { getOp } from '../../../src/kernels/registry.js';
 import type { FloatTensor, IntTensor } from '../../../src/kernels/tensor.js';
 
 type Dims = 1 | 2 | 3;
@@ -211,5 +213,27 @@ describe('adaptive avg pooling: backward against finite differences (float64)', 
       }),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('adaptive pooling: work estimate', () => {
+  it('the closed-form window count equals the sum of window extents', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 200 }), (inSize, outSize) => {
+        let cells = 0;
+        for (let i = 0; i < outSize; i++) {
+          const [start, end] = window(i, inSize, outSize);
+          cells += end - start;
+        }
+        expect(windowCells(inSize, outSize)).toBe(cells);
+      }),
+    );
+  });
+
+  it('planning a huge output does not visit its windows', () => {
+    const op = getOp('adaptive_avg_pool2d')!;
+    const plan = op.plan({ input: [1, 1, 7, 7] }, { output_size: [1e9, 1e9] });
+    expect(plan.outputs.output).toEqual([1, 1, 1e9, 1e9]);
+    expect(plan.work).toBeGreaterThan(1e17);
   });
 });
