@@ -219,23 +219,29 @@ function formatNumber(value: number): string {
 }
 
 /**
- * How many times slower than PyTorch (>1) or faster (<1), against the middle of the reference
- * range, on the reference's own metric.
+ * Our time over PyTorch's for the same work (above 1: slower), against the middle of the reference
+ * range, from our median wall time or our median CPU time. On a machine busy with other work the
+ * CPU-time ratio is the better estimate of what an idle machine would show.
  */
-export function slowdown(record: BenchRecord, reference: Reference | undefined): number | undefined {
+export function timeRatio(record: BenchRecord, reference: Reference | undefined, clock: 'wall' | 'cpu'): number | undefined {
   const mid = (r: readonly [number, number]) => (r[0] + r[1]) / 2;
-  if (reference?.images_per_s && record.images_per_s) return mid(reference.images_per_s) / record.images_per_s;
-  if (reference?.gflops && record.gflops) return mid(reference.gflops) / record.gflops;
-  if (reference?.median_ms) return record.median_ms / mid(reference.median_ms);
-  return undefined;
+  let wall: number | undefined;
+  if (reference?.images_per_s && record.images_per_s) wall = mid(reference.images_per_s) / record.images_per_s;
+  else if (reference?.gflops && record.gflops) wall = mid(reference.gflops) / record.gflops;
+  else if (reference?.median_ms) wall = record.median_ms / mid(reference.median_ms);
+  if (wall === undefined) return undefined;
+  return clock === 'wall' ? wall : (wall * record.cpu_ms) / record.median_ms;
 }
 
-const columns = ['id', 'workload', 'shape', 'params', 'runs', 'median ms', 'CPU ms', 'GB/s', 'GFLOP/s', 'images/s', 'PyTorch 1.13, 1 thread', 'vs PyTorch'];
+const columns = ['id', 'workload', 'shape', 'params', 'runs', 'median ms', 'CPU ms', 'GB/s', 'GFLOP/s', 'images/s', 'PyTorch 1.13, 1 thread', 'time/PyTorch (wall)', 'time/PyTorch (CPU)'];
 
 /** The human-readable table: one row per record, aligned columns. */
 export function formatTable(rows: readonly { record: BenchRecord; reference?: Reference }[]): string {
   const cells = rows.map(({ record, reference }) => {
-    const ratio = slowdown(record, reference);
+    const ratio = (clock: 'wall' | 'cpu') => {
+      const r = timeRatio(record, reference, clock);
+      return r === undefined ? '' : `${r.toFixed(2)}x`;
+    };
     return [
       record.id,
       record.name,
@@ -250,7 +256,8 @@ export function formatTable(rows: readonly { record: BenchRecord; reference?: Re
       formatRange(reference?.images_per_s, 'img/s') ||
         formatRange(reference?.gflops, 'GFLOP/s') ||
         formatRange(reference?.median_ms, 'ms'),
-      ratio === undefined ? '' : `${ratio.toFixed(2)}x ${ratio >= 1 ? 'slower' : 'faster'}`,
+      ratio('wall'),
+      ratio('cpu'),
     ];
   });
   const widths = columns.map((title, i) => Math.max(title.length, ...cells.map((row) => row[i]!.length)));

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { formatTable, measure, median, seededFloat32, type MeasureOptions, type Workload } from '../../bench/harness.js';
+import {
+  formatTable,
+  measure,
+  median,
+  seededFloat32,
+  timeRatio,
+  type BenchRecord,
+  type MeasureOptions,
+  type Workload,
+} from '../../bench/harness.js';
 import {
   adaptiveAvgPool2dWorkload,
   avgPool2dBackwardWorkload,
@@ -54,6 +63,15 @@ describe('bench harness', () => {
   it('takes the middle sample as the median', () => {
     expect(median([5, 1, 3])).toBe(3);
     expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+
+  it('compares with PyTorch on time, from wall time or CPU time, for times and for rates', () => {
+    const base: BenchRecord = { id: 'T', name: 't', shape: [], params: {}, threads: 1, runs: 7, median_ms: 20, cpu_ms: 10, gbps: 0 };
+    expect(timeRatio(base, { median_ms: [5, 15] }, 'wall')).toBe(2);
+    expect(timeRatio(base, { median_ms: [5, 15] }, 'cpu')).toBe(1);
+    expect(timeRatio({ ...base, images_per_s: 100 }, { images_per_s: [150, 250] }, 'wall')).toBe(2);
+    expect(timeRatio({ ...base, gflops: 50 }, { gflops: [100, 100] }, 'cpu')).toBe(1);
+    expect(timeRatio(base, undefined, 'wall')).toBeUndefined();
   });
 
   it('fills inputs with the same values for the same seed, in [-1, 1)', () => {
