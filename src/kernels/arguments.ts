@@ -57,16 +57,6 @@ export function readIntOrTuple(value: unknown, fn: string, name: string): number
   });
 }
 
-/** A tuple whose entries may be ints or None (`null`); an int stays a bare number. */
-export function readIntOrOptionalTuple(value: unknown, fn: string, name: string): number | (number | null)[] {
-  if (isInt(value)) return value;
-  if (!Array.isArray(value)) throw argumentTypeError(fn, name, 'tuple of ints', value);
-  return value.map((element, i) => {
-    if (element !== null && !isInt(element)) throw elementTypeError(fn, name, element, i + 1);
-    return element as number | null;
-  });
-}
-
 /** Python's `_ntuple(n)`: an int is repeated n times, a tuple is taken as it is (any length). */
 export function expandIntOrTuple(value: unknown, n: number, fn: string, name: string): number[] {
   if (isInt(value)) return new Array<number>(n).fill(value);
