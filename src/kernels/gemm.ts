@@ -64,7 +64,7 @@ export function gemm(
     return;
   }
   if (simd && A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array) {
-    simdGemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, C, cOff, ldc);
+    simdGemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
     return;
   }
 
@@ -120,6 +120,7 @@ function simdGemm(
   B: Float32Array,
   bOff: number,
   ldb: number,
+  beta: number,
   C: Float32Array,
   cOff: number,
   ldc: number,
@@ -141,10 +142,13 @@ function simdGemm(
         const mc = Math.min(S_MC, M - ic);
         packPanels(A, aOff + ic * aRowStride + pc * aColStride, aColStride, aRowStride, mc, kc, SIMD_MR, mem, S_A);
         kernel(roundUp(mc, SIMD_MR), ncPadded, kc, S_A * 4, S_B * 4, S_C * 4);
+        // C was cleared when beta = 0: the first block's result can then be copied, not added.
+        const copy = beta === 0 && pc === 0 && alpha === 1;
         for (let i = 0; i < mc; i++) {
           const from = S_C + i * ncPadded;
           const to = cOff + (ic + i) * ldc + jc;
-          if (alpha === 1) for (let j = 0; j < nc; j++) C[to + j] += mem[from + j]!;
+          if (copy) C.set(mem.subarray(from, from + nc), to);
+          else if (alpha === 1) for (let j = 0; j < nc; j++) C[to + j] += mem[from + j]!;
           else for (let j = 0; j < nc; j++) C[to + j] += alpha * mem[from + j]!;
         }
       }
@@ -220,14 +224,36 @@ function packPanels(
   for (let line0 = 0; line0 < count; line0 += width) {
     const lines = Math.min(width, count - line0);
     const base = off + line0 * lineStride;
-    if (kStride === 1) {
+    if (kStride === 1 && lines === 8) {
+      // Each line is contiguous in k: walk the eight lines together, writing one contiguous row per k.
+      const l0 = base, l1 = l0 + lineStride, l2 = l1 + lineStride, l3 = l2 + lineStride;
+      const l4 = l3 + lineStride, l5 = l4 + lineStride, l6 = l5 + lineStride, l7 = l6 + lineStride;
+      for (let k = 0, d = o; k < kc; k++, d += 8) {
+        out[d] = src[l0 + k]!; out[d + 1] = src[l1 + k]!; out[d + 2] = src[l2 + k]!; out[d + 3] = src[l3 + k]!;
+        out[d + 4] = src[l4 + k]!; out[d + 5] = src[l5 + k]!; out[d + 6] = src[l6 + k]!; out[d + 7] = src[l7 + k]!;
+      }
+    } else if (kStride === 1 && lines === 4) {
+      const l0 = base, l1 = l0 + lineStride, l2 = l1 + lineStride, l3 = l2 + lineStride;
+      for (let k = 0, d = o; k < kc; k++, d += 4) {
+        out[d] = src[l0 + k]!; out[d + 1] = src[l1 + k]!; out[d + 2] = src[l2 + k]!; out[d + 3] = src[l3 + k]!;
+      }
+    } else if (kStride === 1) {
       // Each line is contiguous in k: read it sequentially, write with stride `width`.
       for (let r = 0; r < lines; r++) {
         const s = base + r * lineStride;
         for (let k = 0, d = o + r; k < kc; k++, d += width) out[d] = src[s + k]!;
       }
+    } else if (lineStride === 1 && lines === 8) {
+      // The lines sit side by side: each k is one contiguous run of values.
+      for (let k = 0, s = base, d = o; k < kc; k++, s += kStride, d += 8) {
+        out[d] = src[s]!; out[d + 1] = src[s + 1]!; out[d + 2] = src[s + 2]!; out[d + 3] = src[s + 3]!;
+        out[d + 4] = src[s + 4]!; out[d + 5] = src[s + 5]!; out[d + 6] = src[s + 6]!; out[d + 7] = src[s + 7]!;
+      }
+    } else if (lineStride === 1 && lines === 4) {
+      for (let k = 0, s = base, d = o; k < kc; k++, s += kStride, d += 4) {
+        out[d] = src[s]!; out[d + 1] = src[s + 1]!; out[d + 2] = src[s + 2]!; out[d + 3] = src[s + 3]!;
+      }
     } else if (lineStride === 1) {
-      // The lines sit side by side: each k is one contiguous run of `lines` values.
       for (let k = 0, s = base, d = o; k < kc; k++, s += kStride, d += width) {
         for (let r = 0; r < lines; r++) out[d + r] = src[s + r]!;
       }
@@ -237,7 +263,7 @@ function packPanels(
       }
     }
     if (lines < width) {
-      for (let k = 0, d = o; k < kc; k++, d += width) out.fill(0, d + lines, d + width);
+      for (let k = 0, d = o; k < kc; k++, d += width) for (let r = lines; r < width; r++) out[d + r] = 0;
     }
     o += width * kc;
   }
