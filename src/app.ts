@@ -12,6 +12,12 @@ import { ApiError } from './errors.js';
 import docsRoutes, { swaggerOptions } from './routes/docs.js';
 import healthRoutes from './routes/health.js';
 import opsRoutes from './routes/ops.js';
+import datasetRoutes from './routes/datasets.js';
+import modelRoutes from './routes/models.js';
+import trainingJobRoutes from './routes/training-jobs.js';
+import datasetStore from './datasets/plugin.js';
+import trainingJobs from './jobs/plugin.js';
+import modelRegistry from './registry/plugin.js';
 import computePool from './services/compute-pool.js';
 import metrics from './services/metrics.js';
 
@@ -98,6 +104,12 @@ async function app(app: FastifyInstance, opts: { config: Config }) {
   await app.register(metrics);
   await app.register(computePool, { config });
   await app.register(opsRoutes, { config });
+  await app.register(modelRegistry, { config });
+  await app.register(datasetStore, { config });
+  await app.register(trainingJobs, { config });
+  await app.register(trainingJobRoutes);
+  await app.register(modelRoutes);
+  await app.register(datasetRoutes);
   await app.register(healthRoutes);
   await app.register(docsRoutes);
 }

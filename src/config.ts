@@ -26,6 +26,9 @@ export const envSchema = z.object({
   MAX_WORK: integer(1, 4_000_000_000),
   SHUTDOWN_GRACE_MS: integer(0, 10_000),
   DATA_DIR: z.string().min(1).default('data'),
+  TRAINING_CONCURRENCY: integer(1, 1),
+  TRAINING_MAX_BATCH_ELEMENTS: integer(1, 64 * 1024 * 1024),
+  UPLOAD_LIMIT_BYTES: integer(1024, 64 * 1024 * 1024),
   /** Lets tests make a worker crash, hang or stall through a request header. Never enable in production. */
   TEST_FAULTS: flag,
 });
@@ -46,6 +49,12 @@ export interface Config {
   maxWork: number;
   shutdownGraceMs: number;
   dataDir: string;
+  /** Training jobs running at once; the others wait queued. */
+  trainingConcurrency: number;
+  /** Activation values one training or inference batch may hold. */
+  trainingMaxBatchElements: number;
+  /** Upper bound on each uploaded file (IDX datasets, safetensors weights). */
+  uploadLimitBytes: number;
   testFaults: boolean;
 }
 
@@ -80,6 +89,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     maxWork: e.MAX_WORK,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     dataDir: e.DATA_DIR,
+    trainingConcurrency: e.TRAINING_CONCURRENCY,
+    trainingMaxBatchElements: e.TRAINING_MAX_BATCH_ELEMENTS,
+    uploadLimitBytes: e.UPLOAD_LIMIT_BYTES,
     testFaults: e.TEST_FAULTS,
   };
 }

@@ -29,10 +29,10 @@ export interface DatasetRecord {
   readonly created_at: string;
   readonly count: number;
   /** The shape of one example as a model sees it: [1, rows, cols]. */
-  readonly example_shape: readonly [1, number, number];
+  readonly example_shape: [1, number, number];
   /** Largest label + 1: the fewest output classes a model needs. */
   readonly num_classes: number;
-  readonly label_counts: readonly number[];
+  readonly label_counts: number[];
   readonly files: Readonly<Record<DatasetPart, DatasetFile>>;
 }
 

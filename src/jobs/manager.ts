@@ -10,12 +10,13 @@
  */
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile, rm } from 'node:fs/promises';
-import { ModelRegistry, type ModelVersionRecord } from '../registry/model-registry.js';
+import type { Tensor } from '../kernels/tensor.js';
+import type { ModelRegistry, ModelVersionRecord } from '../registry/model-registry.js';
 import { decodeSafetensors } from '../storage/safetensors.js';
 import type { TrainingTask, WorkerEvent } from './protocol.js';
 import { isTerminal, transition, type JobState } from './state.js';
 import { JobStore, newJobId, type JobRecord } from './store.js';
-import { startTrainingThread, type StartTrainingThread, type TrainingThread } from './threads.js';
+import { TrainingPool, type StartTrainingThread, type TrainingThread } from './threads.js';
 
 export interface JobManagerOptions {
   readonly store: JobStore;
@@ -23,12 +24,15 @@ export interface JobManagerOptions {
   /** Builds the worker's task from a job (resolving dataset and weight paths). */
   readonly taskFor: (job: JobRecord, jobDir: string) => TrainingTask;
   /** Registers a finished job's weights; returns the new version. */
-  readonly register: (job: JobRecord, parameters: [string, import('../kernels/tensor.js').Tensor][]) => Promise<ModelVersionRecord>;
+  readonly register: (job: JobRecord, parameters: [string, Tensor][]) => Promise<ModelVersionRecord>;
   /** Jobs training at once. */
   readonly concurrency: number;
   /** How long close() waits for running jobs to checkpoint before stopping their threads. */
   readonly suspendTimeoutMs?: number;
+  /** Replaces the worker pool (tests use scripted stand-ins). */
   readonly startThread?: StartTrainingThread;
+  /** Called once a job reaches a final state (for metrics). */
+  readonly onFinished?: (job: JobRecord) => void;
   readonly log?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
@@ -61,10 +65,15 @@ export class JobManager {
   private readonly running = new Map<string, Running>();
   private closing = false;
   private readonly startThread: StartTrainingThread;
+  private readonly pool: TrainingPool | undefined;
 
   constructor(private readonly options: JobManagerOptions) {
     this.events.setMaxListeners(0);
-    this.startThread = options.startThread ?? startTrainingThread;
+    if (options.startThread) this.startThread = options.startThread;
+    else {
+      this.pool = new TrainingPool(options.concurrency);
+      this.startThread = this.pool.start;
+    }
   }
 
   get store(): JobStore {
@@ -185,6 +194,7 @@ export class JobManager {
     }
     await Promise.all(running.map((r) => r.thread.terminate()));
     await Promise.allSettled(running.map((r) => r.chain));
+    await this.pool?.close();
     await this.store.drain();
   }
 
@@ -193,6 +203,7 @@ export class JobManager {
     job.state = state;
     job.transitions.push(t);
     job.updated_at = t.at;
+    if (isTerminal(state)) this.options.onFinished?.(job);
     this.emit(job.id, { event: 'state', data: job });
   }
 
@@ -231,11 +242,11 @@ export class JobManager {
     };
     (entry as { thread: TrainingThread }).thread = this.startThread(task, onEvent);
     this.running.set(job.id, entry);
-    void entry.thread.exited.then(async (code) => {
+    void entry.thread.exited.then(async ({ code, error }) => {
       await entry.chain;
       this.running.delete(job.id);
       if (!entry.ended && !this.closing && !isTerminal(job.state)) {
-        await this.fail(job, 'TRAINING_FAILED', `the training worker exited unexpectedly (code ${code})`);
+        await this.fail(job, 'TRAINING_FAILED', `the training worker exited unexpectedly (code ${code})${error ? `: ${error}` : ''}`);
       }
       this.pump();
     });

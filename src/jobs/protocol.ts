@@ -34,7 +34,10 @@ export interface TrainingTask {
   readonly epochs: number;
   readonly batchSize: number;
   readonly shuffle: boolean;
+  /** Seeds shuffling and dropout, and the initialisation when it equals initSeed. */
   readonly seed: number;
+  /** Seeds the default initialisation of parameters not given explicitly. */
+  readonly initSeed: number;
   /** A safetensors file with starting values by parameter name (given, or a model fine-tuned). */
   readonly initialParametersPath: string | null;
   readonly data: DataSource;

@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import { ApiError } from '../errors.js';
 import type { Tensor } from '../kernels/tensor.js';
 import type { ComputeResult, ComputeTask, ComputeWorkerData, OpTask } from '../workers/compute.js';
+import type { PredictTask } from '../registry/predict-task.js';
 import type { Metrics } from './metrics.js';
 
 // Under tsx or vitest this file is TypeScript and so is the worker, which then needs tsx too.
@@ -77,7 +78,7 @@ export class ComputePool {
   }
 
   /** Runs an op in a worker. Resolves to its tensors; rejects with an ApiError. */
-  async run(task: OpTask, clientGone?: AbortSignal): Promise<Record<string, Tensor>> {
+  async run(task: OpTask | PredictTask, clientGone?: AbortSignal): Promise<Record<string, Tensor>> {
     // Counted here rather than by piscina's maxQueue, which does not bound tasks that carry a signal.
     if (this.running >= this.config.workerThreads + this.config.workerMaxQueue) {
       this.metrics.taskDuration.observe({ fn: task.op, phase: task.phase, outcome: 'queue_full' }, 0);
@@ -109,7 +110,7 @@ export class ComputePool {
     }
   }
 
-  private explain(error: unknown, deadline: AbortSignal, task: OpTask): ApiError {
+  private explain(error: unknown, deadline: AbortSignal, task: OpTask | PredictTask): ApiError {
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof Error && error.name === 'AbortError') {
       if (deadline.aborted) return new ApiError('TASK_TIMEOUT', this.config.taskTimeoutMs);

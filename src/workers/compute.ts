@@ -8,6 +8,7 @@ import { Piscina } from 'piscina';
 import { KernelArgumentError, type PythonErrorType } from '../kernels/errors.js';
 import { getOp, type Params } from '../kernels/registry.js';
 import type { Tensor } from '../kernels/tensor.js';
+import { runPredict, type PredictTask } from '../registry/predict-task.js';
 
 /** Failures the service can be asked to simulate when started with TEST_FAULTS=1. */
 export type Fault = { kind: 'crash' } | { kind: 'hang' } | { kind: 'delay'; ms: number };
@@ -21,7 +22,7 @@ export interface OpTask {
   fault?: Fault;
 }
 
-export type ComputeTask = OpTask | { kind: 'ping' };
+export type ComputeTask = OpTask | PredictTask | { kind: 'ping' };
 
 export type ComputeResult =
   | { ok: true; tensors: Record<string, Tensor> }
@@ -67,6 +68,7 @@ function movable(result: ComputeResult) {
 
 export default function compute(task: ComputeTask) {
   if (task.kind === 'ping') return { ok: true, tensors: {} } satisfies ComputeResult;
+  if (task.kind === 'predict') return movable({ ok: true, tensors: runPredict(task) });
   const { testFaults } = (Piscina.workerData ?? {}) as Partial<ComputeWorkerData>;
   if (task.fault && testFaults) simulate(task.fault);
 

@@ -18,8 +18,8 @@ import { encodeSafetensors } from '../../src/storage/safetensors.js';
 /** A stand-in thread driven by the test. */
 class FakeThread {
   readonly controls: ControlMessage[] = [];
-  private resolveExit!: (code: number) => void;
-  readonly exited = new Promise<number>((resolve) => (this.resolveExit = resolve));
+  private resolveExit!: (exit: { code: number }) => void;
+  readonly exited = new Promise<{ code: number }>((resolve) => (this.resolveExit = resolve));
   constructor(
     readonly task: TrainingTask,
     private readonly onEvent: (e: WorkerEvent) => void,
@@ -34,7 +34,7 @@ class FakeThread {
     this.onEvent(event);
   }
   exit(code: number) {
-    this.resolveExit(code);
+    this.resolveExit({ code });
   }
   async terminate() {
     this.exit(1);
