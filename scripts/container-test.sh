@@ -160,8 +160,8 @@ ca_bundle=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
 build_started=$SECONDS
 "$docker" build "${build_args[@]}" "$repo" >"$work/build.log" 2>&1 ||
   { tail -40 "$work/build.log"; fail "docker build failed"; }
-size_mb=$(( $("$docker" image inspect -f '{{.Size}}' "$image") / 1000000 ))
-pass "image built in $((SECONDS - build_started))s; image size ${size_mb} MB"
+size_mb() { echo $(($("$docker" image inspect -f '{{.Size}}' "$1") / 1000000)); }
+pass "image built in $((SECONDS - build_started))s; image size $(size_mb "$image") MB (base image ${bases[*]}: $(size_mb "${bases[0]}") MB)"
 
 # --- Run -----------------------------------------------------------------------------------------
 port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
@@ -188,14 +188,18 @@ pass "seed example: max_pool2d(1x2x4x4, kernel_size=2) = [[[[1,1],[3,3]],[[5,5],
 check docs || fail "Swagger UI"
 pass "Swagger UI served at /docs/"
 
-# The image's own HEALTHCHECK (node + fetch) must turn the container healthy.
-for _ in $(seq 1 90); do
-  health=$("$docker" inspect -f '{{.State.Health.Status}}' "$container")
-  [ "$health" = healthy ] && break
-  [ "$health" = unhealthy ] && fail "HEALTHCHECK reports unhealthy"
-  sleep 0.5
-done
-[ "$health" = healthy ] || fail "HEALTHCHECK still '$health' after 45s"
+# The health check (node + fetch, no curl in the image) must turn the container healthy.
+wait_healthy() {
+  local health
+  for _ in $(seq 1 90); do
+    health=$("$docker" inspect -f '{{.State.Health.Status}}' "$1")
+    [ "$health" = healthy ] && return 0
+    [ "$health" = unhealthy ] && fail "$1: health check reports unhealthy"
+    sleep 0.5
+  done
+  fail "$1: health check still '$health' after 45s"
+}
+wait_healthy "$container"
 pass "image HEALTHCHECK reports healthy"
 
 # Training jobs and the model registry, when this build serves them.
@@ -253,12 +257,18 @@ stop_container
   python3 "$helpers/compose-host-network.py" "$port" >"$work/compose.host.yml"
 docker-compose -p "$compose_project" -f "$work/compose.host.yml" up -d --no-build >"$work/compose.log" 2>&1 ||
   { cat "$work/compose.log"; fail "docker-compose up failed"; }
+compose_container=${compose_project}_convpool_1
 check ready 60 || fail "the compose service did not become ready"
 check seed || fail "seed example through compose"
 pass "docker-compose up: service ready and answering the seed example"
-limits=$("$docker" inspect -f '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.RestartPolicy.Name}}' \
-  "${compose_project}_convpool_1")
-pass "compose limits and restart policy applied (memory bytes, nano-CPUs, policy: $limits)"
+wait_healthy "$compose_container"
+pass "compose health check reports healthy"
+read -r memory nano_cpus restart < <("$docker" inspect \
+  -f '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.RestartPolicy.Name}}' "$compose_container")
+if [ "$memory" = 0 ] || [ "$nano_cpus" = 0 ] || [ "$restart" = no ]; then
+  fail "compose limits or restart policy not applied (memory $memory, nano-CPUs $nano_cpus, restart $restart)"
+fi
+pass "compose limits and restart policy applied: $((memory / 1048576)) MiB, $((nano_cpus / 1000000000)) CPUs, restart $restart"
 docker-compose -p "$compose_project" -f "$work/compose.host.yml" down -v >>"$work/compose.log" 2>&1 ||
   { cat "$work/compose.log"; fail "docker-compose down failed"; }
 pass "docker-compose down removed the service and its volume"
