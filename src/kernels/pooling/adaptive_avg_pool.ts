@@ -92,6 +92,8 @@ export function planAdaptiveAvgPool(dims: PoolDims, inputShape: readonly number[
 }
 
 function poolForward(x: FloatArray, out: FloatArray, w: AdaptiveWindows, f32: boolean): void {
+  // An empty result reads no window; its other sizes may be huge (output_size (0, 2**31)).
+  if (out.length === 0) return;
   const [inD, inH, inW] = w.inSize;
   const [outD, outH, outW] = w.outSize;
   const d = windowBounds(inD, outD);
@@ -129,6 +131,8 @@ function poolForward(x: FloatArray, out: FloatArray, w: AdaptiveWindows, f32: bo
 }
 
 function poolBackward(g: FloatArray, gradInput: FloatArray, w: AdaptiveWindows, f32: boolean): void {
+  // An empty result reads no window; its other sizes may be huge (output_size (0, 2**31)).
+  if (g.length === 0) return;
   const [inD, inH, inW] = w.inSize;
   const [outD, outH, outW] = w.outSize;
   const d = windowBounds(inD, outD);

@@ -54,6 +54,8 @@ export function planAdaptiveMaxPool(dims: PoolDims, inputShape: readonly number[
 }
 
 function poolForward(x: FloatArray, out: FloatArray, indices: Int32Array, w: AdaptiveWindows): void {
+  // An empty result reads no window; its other sizes may be huge (output_size (0, 2**31)).
+  if (out.length === 0) return;
   const [inD, inH, inW] = w.inSize;
   const [outD, outH, outW] = w.outSize;
   const d = windowBounds(inD, outD);
