@@ -232,7 +232,7 @@ function packPanels(
         out[d] = src[l0 + k]!; out[d + 1] = src[l1 + k]!; out[d + 2] = src[l2 + k]!; out[d + 3] = src[l3 + k]!;
         out[d + 4] = src[l4 + k]!; out[d + 5] = src[l5 + k]!; out[d + 6] = src[l6 + k]!; out[d + 7] = src[l7 + k]!;
       }
-    } else if (kStride === 1 && lines === 4) {
+    } else if (kStride === 1 && lines === 4 && width === 4) {
       const l0 = base, l1 = l0 + lineStride, l2 = l1 + lineStride, l3 = l2 + lineStride;
       for (let k = 0, d = o; k < kc; k++, d += 4) {
         out[d] = src[l0 + k]!; out[d + 1] = src[l1 + k]!; out[d + 2] = src[l2 + k]!; out[d + 3] = src[l3 + k]!;
@@ -249,7 +249,7 @@ function packPanels(
         out[d] = src[s]!; out[d + 1] = src[s + 1]!; out[d + 2] = src[s + 2]!; out[d + 3] = src[s + 3]!;
         out[d + 4] = src[s + 4]!; out[d + 5] = src[s + 5]!; out[d + 6] = src[s + 6]!; out[d + 7] = src[s + 7]!;
       }
-    } else if (lineStride === 1 && lines === 4) {
+    } else if (lineStride === 1 && lines === 4 && width === 4) {
       for (let k = 0, s = base, d = o; k < kc; k++, s += kStride, d += 4) {
         out[d] = src[s]!; out[d + 1] = src[s + 1]!; out[d + 2] = src[s + 2]!; out[d + 3] = src[s + 3]!;
       }

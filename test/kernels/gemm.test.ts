@@ -69,6 +69,8 @@ const shapes: [number, number, number][] = [
   [130, 9, 13], // M crosses one row block
   [5, 2050, 3], // N crosses one column block
   [64, 70, 520],
+  [2, 84, 120], // a last column panel half full (LeNet fc2)
+  [12, 20, 260],
 ];
 
 describe('gemm', () => {
