@@ -155,13 +155,6 @@ async function inflightRequest(marker) {
   if (!isDeepStrictEqual(shape, [n, c, h / 2, w / 2])) fail(`in-flight request: output shape ${JSON.stringify(shape)}`);
 }
 
-/** Exits 0 when the OpenAPI document has the path, 3 when it does not. */
-async function hasPath(path) {
-  const { status, text, json } = await request('GET', '/openapi.json');
-  if (status !== 200) fail(`GET /openapi.json answered ${status}: ${text.slice(0, 300)}`);
-  process.exit(json?.paths && path in json.paths ? 0 : 3);
-}
-
 switch (check) {
   case 'ready':
     await waitFor('/health/ready', Number(args[0] ?? 60));
@@ -174,9 +167,6 @@ switch (check) {
     break;
   case 'inflight':
     await inflightRequest(args[0]);
-    break;
-  case 'has-path':
-    await hasPath(args[0]);
     break;
   case 'train':
     await trainModel(args[0]);
