@@ -14,7 +14,7 @@ export default async function healthRoutes(app: FastifyInstance) {
       description: 'Answers as long as the process serves HTTP.',
       operationId: 'live',
       tags: ['service'],
-      response: { 200: healthSchema, '4xx': errorSchema },
+      response: { 200: healthSchema.meta({ description: 'The process is alive.' }), '4xx': errorSchema },
     },
     handler: async () => ({ status: 'ok' as const }),
   });
@@ -25,7 +25,7 @@ export default async function healthRoutes(app: FastifyInstance) {
       description: 'Ready once the compute workers answer; not ready while starting or draining for shutdown.',
       operationId: 'ready',
       tags: ['service'],
-      response: { 200: healthSchema, '4xx': errorSchema, 503: errorSchema.meta({ description: 'Starting or draining.' }) },
+      response: { 200: healthSchema.meta({ description: 'Ready for traffic.' }), '4xx': errorSchema, 503: errorSchema.meta({ description: 'Starting or draining.' }) },
     },
     handler: async () => {
       const pool = app.computePool;

@@ -296,7 +296,7 @@ export default async function opsRoutes(app: FastifyInstance, opts: { config: Co
       description: 'Every op with its tensors, gradients and keyword arguments (as JSON Schema).',
       operationId: 'listOps',
       tags: ['service'],
-      response: { 200: opListSchema, 500: errorResponses[500] },
+      response: { 200: opListSchema.meta({ description: 'The ops.' }), '4xx': errorSchema, 500: errorResponses[500] },
     },
     handler: async () => ({ ops: listing }),
   });
