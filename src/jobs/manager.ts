@@ -64,6 +64,7 @@ export class JobManager {
   private readonly events = new EventEmitter();
   private readonly running = new Map<string, Running>();
   private closing = false;
+  private closed: Promise<void> | undefined;
   private readonly startThread: StartTrainingThread;
   private readonly pool: TrainingPool | undefined;
 
@@ -179,7 +180,12 @@ export class JobManager {
    * their threads at once, as a crash would). Their records stay `running`, so the next start
    * resumes them.
    */
-  async close(options: { abandon?: boolean } = {}): Promise<void> {
+  close(options: { abandon?: boolean } = {}): Promise<void> {
+    this.closed ??= this.shutDown(options);
+    return this.closed;
+  }
+
+  private async shutDown(options: { abandon?: boolean }): Promise<void> {
     this.closing = true;
     const running = [...this.running.values()];
     if (!options.abandon) {

@@ -20,6 +20,27 @@ export const modelNameSchema = z
 
 const seedSchema = z.int().min(0).max(2 ** 32 - 1);
 
+const has = (input: unknown, key: string) => typeof input === 'object' && input !== null && key in input;
+
+/**
+ * A union whose error explains the branch the input meant (picked from its keys) instead of
+ * zod's bare "Invalid input": `layers: expected array, received object`.
+ */
+function explainedUnion<const T extends readonly [z.ZodType, z.ZodType, ...z.ZodType[]]>(
+  options: T,
+  pick: (input: unknown) => number | string,
+) {
+  return z.union(options, {
+    error: (issue) => {
+      if (issue.code !== 'invalid_union') return undefined;
+      const chosen = pick(issue.input);
+      if (typeof chosen === 'string') return chosen;
+      const first = issue.errors[chosen]?.[0];
+      return first ? `${first.path.join('.') || '(value)'}: ${first.message}` : undefined;
+    },
+  });
+}
+
 export const layerSchema = z
   .looseObject({
     op: z.string().min(1).max(64).meta({ description: 'conv2d, linear, relu, flatten, dropout, batch_norm, or any pooling function.' }),
@@ -69,8 +90,8 @@ const targetsSchema = z
 
 const inlinePartSchema = z.strictObject({ inputs: tensorSchema, targets: targetsSchema });
 
-export const datasetRefSchema = z
-  .union([
+export const datasetRefSchema = explainedUnion(
+  [
     z
       .strictObject({
         builtin: z.literal('mnist'),
@@ -97,13 +118,15 @@ export const datasetRefSchema = z
           .meta({ default: 0, description: 'Without test_id: the share of examples, taken from the end, held out for evaluation.' }),
       })
       .meta({ title: 'Uploaded', description: 'Uploaded IDX images and labels; pixels are scaled to [0, 1].' }),
-  ])
-  .meta({ id: 'DatasetRef' });
+  ],
+  (input) =>
+    has(input, 'builtin') ? 0 : has(input, 'inputs') ? 1 : has(input, 'id') ? 2 : 'expected {"builtin": "mnist"}, {"inputs", "targets"} or {"id"}',
+).meta({ id: 'DatasetRef' });
 
 const nonNegative = (fallback: number) => z.number().min(0).optional().meta({ default: fallback });
 
-export const optimizerSchema = z
-  .union([
+export const optimizerSchema = explainedUnion(
+  [
     z
       .strictObject({
         name: z.enum(['sgd', 'SGD']),
@@ -124,8 +147,12 @@ export const optimizerSchema = z
         amsgrad: z.boolean().optional().meta({ default: false }),
       })
       .meta({ title: 'Adam / AdamW' }),
-  ])
-  .meta({ id: 'Optimizer', description: 'torch.optim arguments and defaults.' });
+  ],
+  (input) => {
+    const name = has(input, 'name') ? String((input as { name: unknown }).name).toLowerCase() : undefined;
+    return name === 'sgd' ? 0 : name === 'adam' || name === 'adamw' ? 1 : 'name: expected sgd, adam or adamw';
+  },
+).meta({ id: 'Optimizer', description: 'torch.optim arguments and defaults.' });
 
 export const lossSchema = z
   .strictObject({
@@ -137,7 +164,7 @@ export const lossSchema = z
 
 export const trainingJobRequestSchema = z
   .strictObject({
-    model: z.union([layersModelSchema, registeredModelRefSchema]),
+    model: explainedUnion([layersModelSchema, registeredModelRefSchema], (input) => (has(input, 'registered') ? 1 : 0)),
     dataset: datasetRefSchema,
     optimizer: optimizerSchema,
     loss: lossSchema.optional(),
