@@ -27,6 +27,9 @@ export function uploadError(err: unknown, limit: number): unknown {
   if (err instanceof IdxFormatError) return new ApiError('INVALID_DATASET', err.message);
   const code = (err as { code?: string }).code;
   if (code === 'FST_REQ_FILE_TOO_LARGE') return new ApiError('UPLOAD_TOO_LARGE', `a file exceeds the ${limit}-byte upload limit`);
+  if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT' || code === 'FST_FIELDS_LIMIT') {
+    return new ApiError('BAD_REQUEST', `too many parts in the multipart body (${(err as Error).message}); send only the documented ones`);
+  }
   if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
     return new ApiError('MULTIPART_REQUIRED', 'the parts this endpoint documents');
   }
