@@ -98,7 +98,26 @@ describe('gemm', () => {
     expect([...C]).toEqual([2, 4]);
   });
 
-  it('accumulates in double precision within a block', () => {
+  it('float32 products sum in float32, in k order (the SIMD path)', () => {
+    const M = 5, N = 19, K = 200; // one depth block, large enough for the blocked path
+    let s = 7;
+    const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+    const A = Float32Array.from({ length: M * K }, next);
+    const B = Float32Array.from({ length: K * N }, next);
+    const C = new Float32Array(M * N);
+    gemm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N);
+    let mismatches = 0;
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum = Math.fround(sum + Math.fround(A[i * K + k]! * B[k * N + j]!));
+        if (C[i * N + j] !== sum) mismatches++;
+      }
+    }
+    expect(mismatches).toBe(0);
+  });
+
+  it('float64 products accumulate in double precision within a block', () => {
     // 1 + 1e-8 - 1 in float32 steps would lose the 1e-8; a double accumulator keeps it.
     const A = new Float64Array([1, 1e-8, -1]);
     const B = new Float64Array([1, 1, 1]);
