@@ -98,6 +98,8 @@ async function app(app: FastifyInstance, opts: { config: Config }) {
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // While draining, a kept-alive connection would hold the shutdown open: end it with this reply.
+    if (app.computePool.draining) reply.header('connection', 'close');
   });
 
   await app.register(swagger, swaggerOptions);
