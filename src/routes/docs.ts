@@ -127,7 +127,7 @@ export const swaggerOptions: FastifyDynamicSwaggerOptions = {
 export default async function docsRoutes(app: FastifyInstance) {
   await app.register(swaggerUi, {
     routePrefix: '/docs',
-    uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: false },
+    uiConfig: { docExpansion: 'none', deepLinking: true, defaultModelsExpandDepth: 0 },
   });
 
   app.withTypeProvider<ZodTypeProvider>().get('/openapi.json', {
