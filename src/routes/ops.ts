@@ -190,6 +190,7 @@ class OpHandler {
     const result = await app.computePool.run(
       { kind: 'op', op: this.op.name, phase: this.phase, params, tensors, ...(fault ? { fault } : {}) },
       clientGone(reply),
+      request.log,
     );
     reply.type('application/json; charset=utf-8').send(encodeTensors(result, encoding));
   }

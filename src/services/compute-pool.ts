@@ -77,8 +77,12 @@ export class ComputePool {
     this.ready = true;
   }
 
-  /** Runs an op in a worker. Resolves to its tensors; rejects with an ApiError. */
-  async run(task: OpTask | PredictTask, clientGone?: AbortSignal): Promise<Record<string, Tensor>> {
+  /**
+   * Runs an op in a worker. Resolves to its tensors; rejects with an ApiError. The tensors' buffers
+   * are transferred: the caller's arrays are detached afterwards. `log` is the request's logger, so
+   * a failure is logged with the request id.
+   */
+  async run(task: OpTask | PredictTask, clientGone?: AbortSignal, log: FastifyBaseLogger = this.log): Promise<Record<string, Tensor>> {
     // Counted here rather than by piscina's maxQueue, which does not bound tasks that carry a signal.
     if (this.running >= this.config.workerThreads + this.config.workerMaxQueue) {
       this.metrics.taskDuration.observe({ fn: task.op, phase: task.phase, outcome: 'queue_full' }, 0);
@@ -101,7 +105,7 @@ export class ComputePool {
       return result.tensors;
     } catch (error) {
       if (error instanceof ApiError) throw error;
-      const mapped = this.explain(error, deadline, task);
+      const mapped = this.explain(error, deadline, task, log);
       outcome = mapped.code.toLowerCase();
       throw mapped;
     } finally {
@@ -110,7 +114,7 @@ export class ComputePool {
     }
   }
 
-  private explain(error: unknown, deadline: AbortSignal, task: OpTask | PredictTask): ApiError {
+  private explain(error: unknown, deadline: AbortSignal, task: OpTask | PredictTask, log: FastifyBaseLogger): ApiError {
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof Error && error.name === 'AbortError') {
       if (deadline.aborted) return new ApiError('TASK_TIMEOUT', this.config.taskTimeoutMs);
@@ -119,10 +123,10 @@ export class ComputePool {
     }
     if (message === 'Task queue is at limit' || message === 'No task queue available') return this.queueFull();
     if (message.startsWith('worker exited with code')) {
-      this.log.error({ op: task.op, phase: task.phase, err: error }, 'compute worker died during a task');
+      log.error({ op: task.op, phase: task.phase, err: error }, 'compute worker died during a task');
       return new ApiError('WORKER_CRASHED');
     }
-    this.log.error({ op: task.op, phase: task.phase, err: error }, 'compute task failed');
+    log.error({ op: task.op, phase: task.phase, err: error }, 'compute task failed');
     return new ApiError('INTERNAL_ERROR');
   }
 

@@ -93,6 +93,19 @@ describe.skipIf(!url)('worker pool failures', () => {
   });
 });
 
+describe.skipIf(!ops.has('mean'))('tensors cross to the workers', () => {
+  it('by transfer: the request arrays are detached once submitted, the result arrays are fresh', async () => {
+    const app = await startApp();
+    const input = { shape: [2, 3], dtype: 'float32' as const, data: Float32Array.from([1, 2, 3, 4, 5, 6]) };
+    const pending = app.computePool.run({ kind: 'op', op: 'mean', phase: 'forward', params: { dim: 1 }, tensors: { input } });
+    expect(input.data.byteLength, 'moved, not copied').toBe(0);
+    const { output } = await pending;
+    expect([...output!.data]).toEqual([2, 5]);
+    expect(output!.data.buffer.byteLength).toBe(output!.data.byteLength);
+    await app.close();
+  });
+});
+
 describe.skipIf(!url)('without TEST_FAULTS', () => {
   it('fault requests are ignored; the app is ready once its workers answer', async () => {
     const app = await startApp();
