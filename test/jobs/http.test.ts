@@ -167,6 +167,21 @@ describe('training job life cycle', () => {
     expect(bad.statusCode).toBe(400);
   });
 
+  it('keeps /v1/ops answering while a job trains', async () => {
+    const training = await submitJob(app, job({ epochs: 1, batch_size: 1 }));
+    await waitForJob(app, training.id, (j) => j.progress?.global_step >= 2);
+    for (let i = 0; i < 5; i++) {
+      const op = await app.inject({ method: 'POST', url: '/v1/ops/max_pool2d', payload: { input: { shape: [1, 1, 2, 2], data: [1, 2, 3, 4] }, kernel_size: 2 } });
+      expect(op.json()).toEqual({ output: { shape: [1, 1, 1, 1], dtype: 'float32', data: [4] } });
+    }
+    // The ops were answered while the job was still training, not after it.
+    const still = (await app.inject({ method: 'GET', url: `/v1/training-jobs/${training.id}` })).json();
+    expect(still.state).toBe('running');
+    expect(still.progress.global_step).toBeLessThan(still.progress.total_steps);
+    await app.inject({ method: 'POST', url: `/v1/training-jobs/${training.id}/cancel` });
+    expect((await waitForJob(app, training.id)).state).toBe('cancelled');
+  });
+
   it('records progress and metrics, draws them as SVG, registers the model with provenance', async () => {
     const submitted = await submitJob(app, job({ epochs: 2, batch_size: 20, register_as: 'tiny-cnn' }));
     expect(submitted.transitions[0].state).toBe('queued');
