@@ -244,3 +244,17 @@ export function avgPoolWindows(dim: PoolDim): AvgWindows {
   }
   return { start, end, padded };
 }
+
+/**
+ * The output positions along one dim whose windows lie wholly inside the input: `[first, end)`.
+ * Windows outside that range are clipped by the padding (or hang past the input in ceil mode).
+ */
+export function interiorRange(dim: PoolDim): { first: number; end: number } {
+  const { out, size, kernel, stride, padding, dilation } = dim;
+  const span = (kernel - 1) * dilation + 1;
+  let first = 0;
+  while (first < out && first * stride - padding < 0) first++;
+  let end = out;
+  while (end > first && (end - 1) * stride - padding + span > size) end--;
+  return { first, end };
+}
