@@ -233,34 +233,68 @@ export function timeRatio(record: BenchRecord, reference: Reference | undefined,
   return clock === 'wall' ? wall : (wall * record.cpu_ms) / record.median_ms;
 }
 
-const columns = ['id', 'workload', 'shape', 'params', 'runs', 'median ms', 'CPU ms', 'GB/s', 'GFLOP/s', 'images/s', 'PyTorch 1.13, 1 thread', 'time/PyTorch (wall)', 'time/PyTorch (CPU)'];
+type Row = { record: BenchRecord; reference?: Reference };
 
-/** The human-readable table: one row per record, aligned columns. */
-export function formatTable(rows: readonly { record: BenchRecord; reference?: Reference }[]): string {
-  const cells = rows.map(({ record, reference }) => {
-    const ratio = (clock: 'wall' | 'cpu') => {
-      const r = timeRatio(record, reference, clock);
-      return r === undefined ? '' : `${r.toFixed(2)}x`;
-    };
-    return [
-      record.id,
-      record.name,
-      formatShape(record.shape),
-      formatParams(record.params),
-      String(record.runs),
-      formatNumber(record.median_ms),
-      formatNumber(record.cpu_ms),
-      formatNumber(record.gbps),
-      record.gflops === undefined ? '' : formatNumber(record.gflops),
-      record.images_per_s === undefined ? '' : formatNumber(record.images_per_s),
-      formatRange(reference?.images_per_s, 'img/s') ||
-        formatRange(reference?.gflops, 'GFLOP/s') ||
-        formatRange(reference?.median_ms, 'ms'),
-      ratio('wall'),
-      ratio('cpu'),
-    ];
-  });
-  const widths = columns.map((title, i) => Math.max(title.length, ...cells.map((row) => row[i]!.length)));
+function ratioCell(row: Row, clock: 'wall' | 'cpu'): string {
+  const r = timeRatio(row.record, row.reference, clock);
+  return r === undefined ? '' : `${r.toFixed(2)}x`;
+}
+
+function referenceCell({ reference }: Row): string {
+  return (
+    formatRange(reference?.images_per_s, 'img/s') || formatRange(reference?.gflops, 'GFLOP/s') || formatRange(reference?.median_ms, 'ms')
+  );
+}
+
+interface Column {
+  readonly title: string;
+  cell(row: Row): string;
+}
+
+const optional = (value: number | undefined) => (value === undefined ? '' : formatNumber(value));
+
+const column = {
+  id: { title: 'id', cell: (r) => r.record.id },
+  workload: { title: 'workload', cell: (r) => r.record.name },
+  shape: { title: 'input', cell: (r) => formatShape(r.record.shape) },
+  params: { title: 'params', cell: (r) => formatParams(r.record.params) },
+  runs: { title: 'runs', cell: (r) => String(r.record.runs) },
+  median: { title: 'median ms', cell: (r) => formatNumber(r.record.median_ms) },
+  cpu: { title: 'CPU ms', cell: (r) => formatNumber(r.record.cpu_ms) },
+  gbps: { title: 'GB/s', cell: (r) => formatNumber(r.record.gbps) },
+  gflops: { title: 'GFLOP/s', cell: (r) => optional(r.record.gflops) },
+  images: { title: 'images/s', cell: (r) => optional(r.record.images_per_s) },
+  reference: { title: 'PyTorch 1.13, 1 thread', cell: referenceCell },
+  wallRatio: { title: 'time/PyTorch (wall)', cell: (r) => ratioCell(r, 'wall') },
+  cpuRatio: { title: 'time/PyTorch (CPU)', cell: (r) => ratioCell(r, 'cpu') },
+} satisfies Record<string, Column>;
+
+/** A Markdown table with padded columns, so it also reads well as plain text. */
+function renderTable(columns: readonly Column[], rows: readonly Row[]): string {
+  const cells = rows.map((row) => columns.map((c) => c.cell(row)));
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...cells.map((row) => row[i]!.length)));
   const line = (row: readonly string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(columns), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+  return [line(columns.map((c) => c.title)), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+}
+
+/** The terminal table: every record, every column. */
+export function formatTable(rows: readonly Row[]): string {
+  return renderTable(Object.values(column), rows);
+}
+
+/**
+ * The README's tables: one per measure (bandwidth, convolution throughput, training throughput),
+ * each with the columns that measure needs.
+ */
+export function formatMarkdown(rows: readonly Row[]): string {
+  const { id, workload, shape, params, runs, median, cpu, reference, wallRatio, cpuRatio } = column;
+  const groups: { title: string; measure: Column; rows: Row[] }[] = [
+    { title: 'Pooling (GB/s)', measure: column.gbps, rows: rows.filter((r) => r.record.gflops === undefined && r.record.images_per_s === undefined) },
+    { title: 'Convolution (GFLOP/s)', measure: column.gflops, rows: rows.filter((r) => r.record.gflops !== undefined) },
+    { title: 'Training (images/s)', measure: column.images, rows: rows.filter((r) => r.record.images_per_s !== undefined) },
+  ];
+  return groups
+    .filter((g) => g.rows.length > 0)
+    .map((g) => `**${g.title}**\n\n${renderTable([id, workload, shape, params, runs, median, cpu, g.measure, reference, wallRatio, cpuRatio], g.rows)}`)
+    .join('\n\n');
 }

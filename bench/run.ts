@@ -4,6 +4,7 @@
  *   npm run bench                        table on stdout
  *   npm run -s bench -- --json           one JSON line per workload on stdout (machine line on stderr)
  *   npm run bench -- --only A1,A3-bwd    just those ids; `A1` also selects `A1-bwd`, `A` every A workload
+ *   npm run bench -- --markdown          the README's tables, one per measure
  *   npm run bench -- --list              the ids, without running anything
  *
  * Pooling workloads live in bench/pooling.ts; bench/layers.ts (`layerWorkloads`) and
@@ -11,7 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { describeMachine, formatTable, measure, type BenchRecord, type Reference, type Workload } from './harness.js';
+import { describeMachine, formatMarkdown, formatTable, measure, type BenchRecord, type Reference, type Workload } from './harness.js';
 import { poolingWorkloads } from './pooling.js';
 
 export type { BenchRecord, Prepared, Reference, Workload } from './harness.js';
@@ -45,6 +46,7 @@ async function main(): Promise<number> {
     options: {
       json: { type: 'boolean', default: false },
       only: { type: 'string', default: '' },
+      markdown: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
     },
   });
@@ -83,7 +85,7 @@ async function main(): Promise<number> {
       console.error(`${workload.id} ${workload.name} not measured: ${(error as Error).message}`);
     }
   }
-  if (!values.json && rows.length > 0) console.log(`\n${formatTable(rows)}`);
+  if (!values.json && rows.length > 0) console.log(`\n${values.markdown ? formatMarkdown(rows) : formatTable(rows)}`);
   return failed === 0 ? 0 : 1;
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  formatMarkdown,
   formatTable,
   measure,
   median,
@@ -87,6 +88,20 @@ describe('bench harness', () => {
     expect(table.split('\n')).toHaveLength(3);
     expect(table).toContain('| T1 ');
     expect(table).toContain('1.00–2.00 ms');
+  });
+
+  it('splits the README tables by measure: GB/s, GFLOP/s, images/s', () => {
+    const base: BenchRecord = { id: 'A9', name: 'pool', shape: [1], params: {}, threads: 1, runs: 7, median_ms: 2, cpu_ms: 1, gbps: 3 };
+    const markdown = formatMarkdown([
+      { record: base },
+      { record: { ...base, id: 'B9', gflops: 4 } },
+      { record: { ...base, id: 'C9', images_per_s: 5 } },
+    ]);
+    const tables = markdown.split(/\n\n\*\*/);
+    expect(tables).toHaveLength(3);
+    expect(tables[0]).toMatch(/GB\/s[\s\S]*\| A9 /);
+    expect(tables[1]).toMatch(/GFLOP\/s[\s\S]*\| B9 /);
+    expect(tables[2]).toMatch(/images\/s[\s\S]*\| C9 /);
   });
 
   it('lists the workloads of the issue', () => {
