@@ -78,7 +78,8 @@ function matchWeights(bytes: Uint8Array, plan: ModelPlan): [string, Tensor][] {
     if (err instanceof SafetensorsFormatError) throw new ApiError('INVALID_WEIGHTS', `weights: ${err.message}`);
     throw err;
   }
-  const expected = [...plan.parameters, ...plan.buffers];
+  // state_dict order: each layer's parameters, then its buffers.
+  const expected = plan.layers.flatMap((layer) => [...layer.parameters, ...layer.buffers]);
   const known = new Set(expected.map((p) => p.name));
   const missing = expected.filter((p) => !tensors.has(p.name)).map((p) => `"${p.name}"`);
   const unexpected = [...tensors.keys()].filter((n) => !known.has(n) && !n.endsWith('.num_batches_tracked')).map((n) => `"${n}"`);
