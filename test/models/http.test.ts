@@ -4,6 +4,7 @@
  * the compute pool, fine-tune it in a training job, delete versions, and refuse weights that do not
  * fit the architecture with load_state_dict's wording.
  */
+import { readFileSync } from 'node:fs';
 import { FormData, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
@@ -103,6 +104,20 @@ describe('model registry over HTTP', () => {
     expect((await app.inject({ method: 'DELETE', url: '/v1/models/picker/versions/2' })).statusCode).toBe(204);
     expect((await predict('/v1/models/picker/predict', batch)).json().model.version).toBe(1);
     expect((await app.inject({ method: 'DELETE', url: '/v1/models/picker/versions/2' })).statusCode).toBe(404);
+  });
+
+  it('imports a model saved from PyTorch (batch norm included) and predicts its logits', async () => {
+    const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+    const reference = JSON.parse(fixture('torch-bn-cnn.json').toString()) as Json;
+    const created = await importModel({ name: 'from-torch', architecture: reference.architecture, weights: fixture('torch-bn-cnn.safetensors') });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    // num_batches_tracked, a counter only training in PyTorch uses, is left out.
+    expect(created.body.parameters.map((p: Json) => p.name)).toEqual(reference.state_dict_keys.filter((k: string) => !k.endsWith('num_batches_tracked')));
+    const res = await predict('/v1/models/from-torch/predict', { input: reference.input });
+    expect(res.statusCode, res.body).toBe(200);
+    const { logits } = res.json();
+    expect(logits.shape).toEqual(reference.logits.shape);
+    reference.logits.data.forEach((b: number, i: number) => expect(Math.abs(logits.data[i] - b), `logit ${i}`).toBeLessThanOrEqual(1e-5 + 1e-4 * Math.abs(b)));
   });
 
   it('fine-tunes a registered version in a training job', async () => {
