@@ -1,4 +1,4 @@
-# convpool container image.
+# convpool container image. Builds with BuildKit (the default builder since Docker 23).
 # Build:  docker build -t convpool .
 # Run:    docker run -p 3000:3000 -v convpool-data:/data convpool
 
