@@ -48,6 +48,11 @@ interface ValidationIssue {
   message?: string;
 }
 
+/** Keeps a message readable when it quotes the request (a body with a million unknown keys). */
+function clip(text: string, max = 300): string {
+  return text.length <= max ? text : `${text.slice(0, max)}...`;
+}
+
 /** `/input/shape/0` -> `input.shape[0]` */
 function fieldPath(context: string, instancePath = ''): string {
   const parts = instancePath.split('/').filter(Boolean);
@@ -59,7 +64,7 @@ export function toApiError(error: FastifyError | Error, config: Config): ApiErro
   if (error instanceof ApiError) return error;
   const e = error as FastifyError & { validation?: ValidationIssue[]; validationContext?: string };
   if (Array.isArray(e.validation)) {
-    const issues = e.validation.slice(0, 5).map((v) => `${fieldPath(e.validationContext ?? 'body', v.instancePath)}: ${v.message}`);
+    const issues = e.validation.slice(0, 5).map((v) => `${fieldPath(e.validationContext ?? 'body', v.instancePath)}: ${clip(v.message ?? '')}`);
     if (e.validation.length > 5) issues.push(`and ${e.validation.length - 5} more`);
     return new ApiError('VALIDATION_ERROR', issues.join('; '));
   }
