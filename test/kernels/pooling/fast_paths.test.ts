@@ -1,12 +1,15 @@
 /**
  * The float32 2d paths of max and avg pooling (interior windows unrolled or gathered, clipped
  * windows at the edges) against the naive reference, on planes large enough to have an interior
- * and with values that stress the rules: ties, -0, NaN and infinities.
+ * and with values that stress the rules: ties, -0, NaN and infinities. And the float32 global
+ * average pool, which must stay the mean() it is in PyTorch, bit for bit.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { adaptiveAvgPool1d, adaptiveAvgPool2d, adaptiveAvgPool3d } from '../../../src/kernels/pooling/adaptive_avg_pool.js';
 import { avgPool2d, avgPool2dBackward } from '../../../src/kernels/pooling/avg_pool.js';
 import { maxPool2d, maxPool2dBackward } from '../../../src/kernels/pooling/max_pool.js';
+import { mean } from '../../../src/kernels/reduction/mean.js';
 import type { FloatTensor } from '../../../src/kernels/tensor.js';
 import { naiveAvgPool, naiveAvgPoolBackward, naiveMaxPool, naiveMaxPoolBackward, type NaiveDims } from './naive_pool.js';
 
@@ -115,6 +118,40 @@ describe('float32 avg_pool2d fast path agrees with the naive reference', () => {
           const gradInput = avgPool2dBackward(f32(output.shape, gradOutput), input, options);
           expect(Array.from(gradInput.data)).toEqual(naiveAvgPoolBackward(gradOutput, c.shape, dimsOf(c), avgOptions, Math.fround));
         }),
+        { numRuns: RUNS },
+      );
+    });
+  }
+});
+
+describe('float32 adaptive_avg_pool with output size 1 is mean() bit for bit', () => {
+  const pools = [
+    [adaptiveAvgPool1d, 1],
+    [adaptiveAvgPool2d, 2],
+    [adaptiveAvgPool3d, 3],
+  ] as const;
+  for (const [pool, rank] of pools) {
+    it(`adaptive_avg_pool${rank}d`, () => {
+      const shapeArb = fc.tuple(
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 2 }),
+        fc.array(fc.integer({ min: 1, max: rank === 1 ? 600 : rank === 2 ? 25 : 9 }), { minLength: rank, maxLength: rank }),
+      );
+      fc.assert(
+        fc.property(
+          shapeArb.chain(([lead, spatial]) => {
+            const size = [...lead, ...spatial].reduce((a, b) => a * b, 1);
+            // Mostly finite values, where the order of the adds shows in the last bits.
+            const values = fc.oneof({ weight: 3, arbitrary: avgValues }, { weight: 1, arbitrary: fc.constant(value) });
+            return fc.record({ shape: fc.constant([...lead, ...spatial]), data: values.chain((v) => fc.array(v, { minLength: size, maxLength: size })) });
+          }),
+          ({ shape, data }) => {
+            const input = f32(shape, data);
+            const pooled = pool(input, { output_size: rank === 1 ? 1 : new Array<number>(rank).fill(1) });
+            const expected = mean(input, { dim: rank === 1 ? [-1] : rank === 2 ? [-1, -2] : [-1, -2, -3], keepdim: true });
+            expect(pooled.shape).toEqual(expected.shape);
+            expect(Array.from(pooled.data)).toEqual(Array.from(expected.data));
+          },
+        ),
         { numRuns: RUNS },
       );
     });
