@@ -42,6 +42,8 @@ export interface OptimizerState {
 
 export interface Optimizer {
   readonly config: Required<SgdConfig> | Required<AdamConfig>;
+  /** The learning rate of the next step (param_group['lr']): config.lr until a schedule changes it. */
+  lr: number;
   /** Updates every parameter that has a gradient, in place. */
   step(): void;
   getState(): OptimizerState;
@@ -126,11 +128,14 @@ export function createOptimizer(config: unknown, parameters: readonly Parameter[
 abstract class BaseOptimizer<C extends Required<SgdConfig> | Required<AdamConfig>> implements Optimizer {
   /** Per-parameter state by parameter name; absent until the parameter's first step. */
   protected readonly state = new Map<string, ParameterState>();
+  lr: number;
 
   constructor(
     readonly config: C,
     protected readonly parameters: readonly Parameter[],
-  ) {}
+  ) {
+    this.lr = config.lr;
+  }
 
   abstract step(): void;
 
@@ -177,7 +182,8 @@ function copyEntry(entry: ParameterState, like?: FloatArray): ParameterState {
 
 class Sgd extends BaseOptimizer<Required<SgdConfig>> {
   step(): void {
-    const { lr, momentum, dampening, weight_decay: weightDecay, nesterov } = this.config;
+    const { momentum, dampening, weight_decay: weightDecay, nesterov } = this.config;
+    const lr = this.lr;
     for (const param of this.parameters) {
       if (!param.grad) continue;
       const p = param.value.data;
@@ -215,7 +221,8 @@ class Sgd extends BaseOptimizer<Required<SgdConfig>> {
 
 class Adam extends BaseOptimizer<Required<AdamConfig>> {
   step(): void {
-    const { lr, betas, eps, weight_decay: weightDecay, amsgrad, name } = this.config;
+    const { betas, eps, weight_decay: weightDecay, amsgrad, name } = this.config;
+    const lr = this.lr;
     const [beta1, beta2] = betas;
     const decoupled = name === 'AdamW';
     for (const param of this.parameters) {

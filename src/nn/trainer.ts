@@ -19,6 +19,7 @@ import { createLoss, type Loss, type LossConfig } from './loss.js';
 import { Network, type TensorData } from './network.js';
 import { createOptimizer, type Optimizer, type OptimizerConfig, type OptimizerState } from './optimizers.js';
 import { Rng, type RngState } from './rng.js';
+import { createSchedule, type Schedule, type SchedulerConfig } from './schedulers.js';
 
 export interface TrainerConfig {
   /** The model description (see model.ts). */
@@ -26,6 +27,8 @@ export interface TrainerConfig {
   /** Shape of one input sample, e.g. `[1, 28, 28]`. */
   readonly inputShape: readonly number[];
   readonly optimizer: OptimizerConfig;
+  /** A per-epoch learning-rate schedule (default: the optimizer's lr throughout). */
+  readonly lrScheduler?: SchedulerConfig;
   readonly loss?: LossConfig;
   readonly batchSize?: number;
   readonly epochs?: number;
@@ -147,6 +150,7 @@ export class Trainer {
   readonly optimizer: Optimizer;
   readonly loss: Loss;
   readonly settings: Settings;
+  private readonly schedule: Schedule | undefined;
 
   private rng: Rng;
   private epochRng: RngState | null = null;
@@ -175,6 +179,7 @@ export class Trainer {
       initialParameters: config.initialParameters,
     });
     this.optimizer = createOptimizer(config.optimizer, this.network.parameters);
+    this.schedule = config.lrScheduler === undefined ? undefined : createSchedule(config.lrScheduler);
   }
 
   /** A trainer continuing from a saved state; `config` must be the one the state was made with. */
@@ -287,7 +292,13 @@ export class Trainer {
     return { stopped, epoch: this.epoch, step: this.step, history: [...this.history] };
   }
 
+  /** The learning rate for the current epoch, from the schedule. */
+  private applySchedule(): void {
+    if (this.schedule) this.optimizer.lr = this.schedule(this.optimizer.config.lr, this.epoch);
+  }
+
   private beginEpoch(n: number): void {
+    this.applySchedule();
     this.epochRng = this.rng.getState();
     this.epochSize = n;
     this.order = this.drawOrder(n);
@@ -340,6 +351,7 @@ export class Trainer {
       this.order = this.drawOrder(state.epochSize);
     }
     this.rng.setState(state.rng);
+    this.applySchedule();
   }
 
   private checkDataset(dataset: Dataset, what: string): number {

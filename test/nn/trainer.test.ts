@@ -36,6 +36,7 @@ function config(overrides: Partial<TrainerConfig> = {}): TrainerConfig {
     model,
     inputShape: [3, 8, 8],
     optimizer: { name: 'SGD', lr: 0.1, momentum: 0.9, weight_decay: 1e-3 },
+    lrScheduler: { name: 'StepLR', step_size: 1, gamma: 0.5 },
     batchSize: 6,
     epochs: 3,
     seed: 11,
@@ -160,6 +161,30 @@ describe('fit', () => {
   it('rejects a dataset of the wrong shape', async () => {
     const wrong = { ...train, images: { ...train.images, shape: [20, 3, 4, 16] } } as Dataset;
     await expect(new Trainer(config()).fit(wrong)).rejects.toThrow('training images must be [N, 3, 8, 8], got [20, 3, 4, 16]');
+  });
+});
+
+describe('learning-rate schedules', () => {
+  it('set the optimizer lr at the start of every epoch, from the closed forms', async () => {
+    const lrs = async (lrScheduler: TrainerConfig['lrScheduler']) => {
+      const trainer = new Trainer(config({ lrScheduler, epochs: 5, batchSize: 20 }));
+      const seen: number[] = [];
+      await trainer.fit(train, { onBatch: () => seen.push(trainer.optimizer.lr) });
+      return seen;
+    };
+    expect(await lrs(undefined)).toEqual([0.1, 0.1, 0.1, 0.1, 0.1]);
+    const close = (actual: number[], expected: number[]) => actual.forEach((a, i) => expect(a).toBeCloseTo(expected[i]!, 15));
+    close(await lrs({ name: 'StepLR', step_size: 2 }), [0.1, 0.1, 0.01, 0.01, 0.001]);
+    expect(await lrs({ name: 'ExponentialLR', gamma: 0.5 })).toEqual([0.1, 0.05, 0.025, 0.0125, 0.00625]);
+    const cosine = await lrs({ name: 'CosineAnnealingLR', T_max: 4, eta_min: 0.02 });
+    expect(cosine[0]).toBe(0.1);
+    expect(cosine[2]).toBeCloseTo(0.06, 15);
+    expect(cosine[4]).toBeCloseTo(0.02, 15);
+  });
+
+  it('rejects unknown schedules and arguments', () => {
+    expect(() => new Trainer(config({ lrScheduler: { name: 'OneCycleLR' } as never }))).toThrow(ConfigError);
+    expect(() => new Trainer(config({ lrScheduler: { name: 'StepLR', step_size: 0 } }))).toThrow("StepLR 'step_size' must be a positive integer");
   });
 });
 
