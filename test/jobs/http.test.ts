@@ -131,7 +131,8 @@ describe('hostile training requests', () => {
 
 describe('training job life cycle', () => {
   it('queues beyond the concurrency, cancels queued and running jobs, and refuses to cancel a finished one', async () => {
-    const first = await submitJob(app, job());
+    // Thousands of batches, so the cancel below surely arrives while the job trains.
+    const first = await submitJob(app, job({ epochs: 20 }));
     const second = await submitJob(app, job());
     expect(first.state).toBe('running');
     expect(second.state).toBe('queued');
@@ -168,7 +169,8 @@ describe('training job life cycle', () => {
   });
 
   it('keeps /v1/ops answering while a job trains', async () => {
-    const training = await submitJob(app, job({ epochs: 1, batch_size: 1 }));
+    // Tens of thousands of batches: far more than the few ops below could ever wait for.
+    const training = await submitJob(app, job({ dataset: inline(400), epochs: 100, batch_size: 1 }));
     await waitForJob(app, training.id, (j) => j.progress?.global_step >= 2);
     for (let i = 0; i < 5; i++) {
       const op = await app.inject({ method: 'POST', url: '/v1/ops/max_pool2d', payload: { input: { shape: [1, 1, 2, 2], data: [1, 2, 3, 4] }, kernel_size: 2 } });
@@ -238,7 +240,8 @@ describe('restarts', () => {
   it('resumes a job interrupted by a restart and ends as an uninterrupted run would', async () => {
     const own = await tempDataDir();
     try {
-      const body = job({ epochs: 2, batch_size: 8, register_as: 'resumed' });
+      // 800 batches: the restart surely comes before the end.
+      const body = job({ epochs: 2, batch_size: 1, register_as: 'resumed' });
       let server = await appWithData(own.dir);
       const submitted = await submitJob(server, body);
       await waitForJob(server, submitted.id, (j) => j.progress?.global_step >= 15);
