@@ -238,15 +238,12 @@ export class JobManager {
     }
     this.setState(job, 'running');
     void this.store.save(job.id);
-    const entry: Running = {
-      thread: undefined as unknown as TrainingThread,
-      chain: Promise.resolve(),
-      ended: false,
-    };
+    let chain = Promise.resolve();
     const onEvent = (event: WorkerEvent) => {
-      entry.chain = entry.chain.then(() => this.handle(job, entry, event)).catch((err) => this.fail(job, 'INTERNAL_ERROR', (err as Error).message));
+      chain = chain.then(() => this.handle(job, entry, event)).catch((err) => this.fail(job, 'INTERNAL_ERROR', (err as Error).message));
+      entry.chain = chain;
     };
-    (entry as { thread: TrainingThread }).thread = this.startThread(task, onEvent);
+    const entry: Running = { thread: this.startThread(task, onEvent), chain, ended: false };
     this.running.set(job.id, entry);
     void entry.thread.exited.then(async ({ code, error }) => {
       await entry.chain;
