@@ -96,6 +96,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# Runs a long step in the background, output to a log, and waits for it, so that INT/TERM
+# clean up at once. (A redirection on the call itself would also capture the traps' output.)
+interruptible() {
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 &
+  wait $!
+}
 
 # Free host checks first: no engine needed.
 (cd "$repo" && node_modules/.bin/dockerfilelint Dockerfile >"$work/lint.log" 2>&1) ||
@@ -140,7 +148,10 @@ for base in "${bases[@]}"; do
   # Rebuilt monthly so the stand-in follows Node and Debian point releases.
   if [ ! -s "$tarball" ] || [ -n "$(find "$tarball" -mtime +30)" ]; then
     log "$base cannot be pulled; building a local stand-in"
-    TMPDIR=$work "$helpers/build-base-image.sh" "$base" "$tarball" | tail -1 >"$tarball.node-version"
+    TMPDIR=$work interruptible "$work/base-image.log" "$helpers/build-base-image.sh" "$base" "$tarball" ||
+      { tail -20 "$work/base-image.log"; fail "building the stand-in for $base failed"; }
+    # Its last line is the Node version.
+    tail -1 "$work/base-image.log" >"$tarball.node-version"
   fi
   node_version=$(cat "$tarball.node-version")
   "$docker" import \
@@ -158,7 +169,7 @@ build_args=(--network host -t "$image")
 ca_bundle=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
 [ -f "$ca_bundle" ] && build_args+=(--secret "id=extra_ca_certs,src=$ca_bundle")
 build_started=$SECONDS
-"$docker" build "${build_args[@]}" "$repo" >"$work/build.log" 2>&1 ||
+interruptible "$work/build.log" "$docker" build "${build_args[@]}" "$repo" ||
   { tail -40 "$work/build.log"; fail "docker build failed"; }
 size_mb() { echo $(($("$docker" image inspect -f '{{.Size}}' "$1") / 1000000)); }
 pass "image built in $((SECONDS - build_started))s; image size $(size_mb "$image") MB (base image ${bases[*]}: $(size_mb "${bases[0]}") MB)"
