@@ -93,3 +93,22 @@ export function subset(dataset: Dataset, count: number): Dataset {
     labels: { ...dataset.labels, shape: [n], data: dataset.labels.data.subarray(0, n) },
   };
 }
+
+/** Mean and standard deviation of every pixel of a dataset (computed in double precision). */
+export function pixelStats(dataset: Dataset): { mean: number; std: number } {
+  const data = dataset.images.data;
+  let sum = 0;
+  for (let i = 0; i < data.length; i++) sum += data[i]!;
+  const mean = sum / data.length;
+  let squares = 0;
+  for (let i = 0; i < data.length; i++) squares += (data[i]! - mean) ** 2;
+  return { mean, std: Math.sqrt(squares / data.length) };
+}
+
+/** A copy with every pixel standardised, `(x - mean) / std`, as torchvision's Normalize does. */
+export function normalize(dataset: Dataset, mean: number, std: number): Dataset {
+  const source = dataset.images.data;
+  const data = allocate(dataset.images.dtype, source.length);
+  for (let i = 0; i < source.length; i++) data[i] = (source[i]! - mean) / std;
+  return { images: { ...dataset.images, data }, labels: dataset.labels };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadBuiltinDataset, loadMnist, subset } from '../../src/nn/datasets.js';
+import { loadBuiltinDataset, loadMnist, normalize, pixelStats, subset } from '../../src/nn/datasets.js';
 import { ConfigError } from '../../src/nn/errors.js';
 
 describe('built-in mnist', () => {
@@ -46,6 +46,17 @@ describe('built-in mnist', () => {
     expect(small.images.shape).toEqual([100, 1, 28, 28]);
     expect(small.labels.data).toEqual(mnist.train.labels.data.subarray(0, 100));
     expect(small.images.data.buffer).toBe(mnist.train.images.data.buffer);
+  });
+
+  it('normalize standardises the pixels with the given statistics', () => {
+    const stats = pixelStats(mnist.train);
+    // MNIST digits are mostly background: the mean is about 0.13 and the deviation about 0.31.
+    expect(stats.mean).toBeGreaterThan(0.1);
+    expect(stats.mean).toBeLessThan(0.16);
+    const standard = pixelStats(normalize(mnist.train, stats.mean, stats.std));
+    expect(standard.mean).toBeCloseTo(0, 5);
+    expect(standard.std).toBeCloseTo(1, 5);
+    expect(normalize(mnist.test, 0.5, 2).images.data[0]).toBeCloseTo((mnist.test.images.data[0]! - 0.5) / 2, 6);
   });
 
   it('unknown datasets are a ConfigError', () => {
