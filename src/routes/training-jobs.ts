@@ -12,6 +12,7 @@ import { JobConflictError, type JobEvent } from '../jobs/manager.js';
 import { prepareTrainingJob } from '../jobs/spec.js';
 import { isTerminal } from '../jobs/state.js';
 import type { JobRecord } from '../jobs/store.js';
+import { renderMetricsPng } from '../render/metrics-png.js';
 import { renderMetricsSvg } from '../render/metrics-svg.js';
 import { errorSchema } from '../schemas/responses.js';
 import {
@@ -174,7 +175,7 @@ export default async function trainingJobRoutes(app: FastifyInstance) {
   routes.get('/v1/training-jobs/:id/metrics.svg', {
     schema: {
       summary: 'Learning curves of a training job',
-      description: 'Train and test loss, and accuracy, per epoch, as an SVG picture.',
+      description: 'Train and test loss, and accuracy, per epoch, as an SVG picture (open it in a browser; metrics.png is the same as a PNG).',
       operationId: 'trainingJobMetricsSvg',
       tags: TAGS,
       params: jobIdParamsSchema,
@@ -188,6 +189,26 @@ export default async function trainingJobRoutes(app: FastifyInstance) {
       const epochs = (job.spec as { epochs?: number }).epochs;
       const svg = renderMetricsSvg(job.metrics, `training job ${job.id} (${job.state})`, epochs);
       return reply.type('image/svg+xml; charset=utf-8').header('cache-control', 'no-cache').send(svg);
+    },
+  });
+
+  routes.get('/v1/training-jobs/:id/metrics.png', {
+    schema: {
+      summary: 'Learning curves of a training job (PNG)',
+      description: 'The same picture as metrics.svg as a PNG, which Swagger UI shows inline ("Try it out", then "Execute").',
+      operationId: 'trainingJobMetricsPng',
+      tags: TAGS,
+      params: jobIdParamsSchema,
+      response: {
+        200: { description: 'A PNG image.', content: { 'image/png': { schema: z.string().meta({ format: 'binary' }) } } },
+        ...errors,
+      },
+    },
+    handler: async (request, reply) => {
+      const job = jobOr404(request.params.id);
+      const epochs = (job.spec as { epochs?: number }).epochs;
+      const png = await renderMetricsPng(job.metrics, `training job ${job.id} (${job.state})`, epochs);
+      return reply.type('image/png').header('cache-control', 'no-cache').send(png as never);
     },
   });
 

@@ -44,7 +44,7 @@ function form(parts: Record<string, Uint8Array | string>) {
   const body = new FormData();
   for (const [name, value] of Object.entries(parts)) {
     if (typeof value === 'string') body.append(name, value);
-    else body.append(name, new Blob([value]), `${name}.idx`);
+    else body.append(name, new Blob([new Uint8Array(value)]), `${name}.idx`);
   }
   return body;
 }

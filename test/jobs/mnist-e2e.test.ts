@@ -144,7 +144,7 @@ describe('MNIST through the HTTP API', () => {
     const form = new FormData();
     form.append('name', 'mnist-cnn-imported');
     form.append('architecture', JSON.stringify(architecture));
-    form.append('weights', new Blob([weights.rawPayload]), 'mnist-cnn.safetensors');
+    form.append('weights', new Blob([new Uint8Array(weights.rawPayload)]), 'mnist-cnn.safetensors');
     const imported = await fetch(`${base}/v1/models`, { method: 'POST', body: form });
     expect(imported.status).toBe(201);
     expect(((await imported.json()) as Json).weights.sha256).toBe(version.weights.sha256);

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canTransition, InvalidTransitionError, isTerminal, JOB_STATES, transition } from '../../src/jobs/state.js';
 import { JobStore, newJobId, type JobRecord } from '../../src/jobs/store.js';
+import { inflateSync } from 'node:zlib';
+import { renderMetricsPng } from '../../src/render/metrics-png.js';
 import { renderMetricsSvg } from '../../src/render/metrics-svg.js';
 
 describe('job state machine', () => {
@@ -99,5 +101,24 @@ describe('metrics picture', () => {
       expect(new Set(names).size, tag).toBe(names.length); // XML forbids repeated attributes
     }
     expect(renderMetricsSvg([], 'empty')).toContain('no epoch finished yet');
+  });
+
+  it('draws the same chart as a valid PNG', async () => {
+    const png = await renderMetricsPng([{ epoch: 1, train_loss: 0.5, test_accuracy: 0.9 }], 'job', 2);
+    expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const chunks: Record<string, Buffer> = {};
+    for (let at = 8; at < png.length; ) {
+      const length = png.readUInt32BE(at);
+      const type = png.toString('latin1', at + 4, at + 8);
+      chunks[type] = png.subarray(at + 8, at + 8 + length);
+      at += 12 + length;
+    }
+    expect(Object.keys(chunks)).toEqual(['IHDR', 'IDAT', 'IEND']);
+    const [width, height] = [chunks.IHDR!.readUInt32BE(0), chunks.IHDR!.readUInt32BE(4)];
+    expect([width, height, chunks.IHDR![8], chunks.IHDR![9]]).toEqual([1600, 720, 8, 2]);
+    const rows = inflateSync(chunks.IDAT!);
+    expect(rows.length).toBe((width * 3 + 1) * height);
+    // Not blank: the curves and text put non-white pixels on the white background.
+    expect(rows.some((b, i) => i % (width * 3 + 1) !== 0 && b !== 255)).toBe(true);
   });
 });

@@ -44,7 +44,7 @@ async function importModel(parts: { name?: string; architecture?: unknown; weigh
   if (parts.architecture !== undefined) {
     body.append('architecture', typeof parts.architecture === 'string' ? parts.architecture : JSON.stringify(parts.architecture));
   }
-  if (parts.weights) body.append('weights', new Blob([parts.weights]), 'model.safetensors');
+  if (parts.weights) body.append('weights', new Blob([new Uint8Array(parts.weights)]), 'model.safetensors');
   const res = await fetch(`${base}/v1/models`, { method: 'POST', body });
   return { status: res.status, body: (await res.json()) as Json, location: res.headers.get('location') };
 }
