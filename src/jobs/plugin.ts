@@ -39,7 +39,9 @@ export default fp(
       store,
       registry: app.modelRegistry,
       concurrency: config.trainingConcurrency,
-      suspendTimeoutMs: Math.max(1000, config.shutdownGraceMs),
+      // Half the shutdown grace: room is left for the rest of closing. A job that cannot stop in
+      // time is stopped anyway and resumes from its last epoch checkpoint.
+      suspendTimeoutMs: config.shutdownGraceMs / 2,
       taskFor: (job, jobDir) =>
         taskFor(job, jobDir, app.datasetStore, {
           progressIntervalMs: opts.progressIntervalMs ?? 250,
