@@ -169,6 +169,19 @@ describe('model registry over HTTP', () => {
     expect(res.body.message).toMatch(message);
   });
 
+  it('predicts on a batch sent as a base64 string of many megabytes', async () => {
+    await importModel({ name: 'big-batch', architecture, weights });
+    const n = 600_000; // 9.6 MB of float32, 12.8 MB of base64
+    const pixels = new Float32Array(n * 4);
+    for (let i = 0; i < n; i++) pixels[i * 4 + (i % 3)] = 1;
+    const input = { shape: [n, 1, 2, 2], dtype: 'float32', data: Buffer.from(pixels.buffer).toString('base64') };
+    const res = await predict('/v1/models/big-batch/predict', { input, encoding: 'base64' });
+    expect(res.statusCode, res.body.slice(0, 200)).toBe(200);
+    const { predictions } = res.json();
+    expect(predictions).toHaveLength(n);
+    expect(predictions.every((p: number, i: number) => p === i % 3)).toBe(true);
+  });
+
   it('refuses predictions that do not fit the model', async () => {
     await importModel({ name: 'fit', architecture, weights });
     const cases: Array<[string, Json, number, RegExp]> = [
