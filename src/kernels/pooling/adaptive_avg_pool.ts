@@ -15,6 +15,7 @@ import { mean, meanBackward, meanGeometry } from '../reduction/mean.js';
 import { allocate } from '../storage.js';
 import type { FloatArray, FloatTensor } from '../tensor.js';
 import { numel } from '../tensor.js';
+import { rowMeans } from './pool_simd.js';
 import {
   type AdaptiveOptions,
   type AdaptiveWindows,
@@ -166,57 +167,21 @@ function poolBackward(g: FloatArray, gradInput: FloatArray, w: AdaptiveWindows, 
   }
 }
 
-/** Float32 lanes of ATen's vectorised sum (AVX2 / NEON), and the row lengths rowMeansFloat32 covers. */
-const LANES = 8;
-const MIN_ROW = LANES;
-const MAX_ROW = 16 * 4 * LANES;
-
 /**
- * The all-ones output size of a float32 input as a mean of each plane, a contiguous row. `mean`
- * sums such a row with ATen's vectorised inner sum (see reduction/mean.ts): the tail past the last
- * whole 8-lane vector first, then per lane four interleaved partial sums over groups of four
- * vectors, the leftover vectors into the first, and the lanes added in order. Below 16 groups the
- * partial sums are plain running sums, which this loop computes without mean's general machinery
- * (the global average pool of a CNN: 49 elements a row). Longer or shorter rows go to `mean`.
+ * The all-ones output size of a float32 input, a mean of each plane (a contiguous row), by the
+ * SIMD kernel that sums rows in mean()'s order (the global average pool of a CNN: 49 elements a
+ * row); null where it does not apply.
  */
-function rowMeansFloat32(x: Float32Array, rowLength: number, out: Float32Array): void {
-  const vectors = Math.floor(rowLength / LANES);
-  const groups = vectors >> 2;
-  const divisor = Math.fround(rowLength);
-  for (let row = 0, base = 0; row < out.length; row++, base += rowLength) {
-    let total = 0;
-    for (let k = base + vectors * LANES; k < base + rowLength; k++) total = Math.fround(total + x[k]!);
-    for (let lane = 0; lane < LANES; lane++) {
-      let p0 = 0;
-      let p1 = 0;
-      let p2 = 0;
-      let p3 = 0;
-      let q = base + lane;
-      for (let g = 0; g < groups; g++, q += 4 * LANES) {
-        p0 = Math.fround(p0 + x[q]!);
-        p1 = Math.fround(p1 + x[q + LANES]!);
-        p2 = Math.fround(p2 + x[q + 2 * LANES]!);
-        p3 = Math.fround(p3 + x[q + 3 * LANES]!);
-      }
-      for (let v = groups * 4; v < vectors; v++, q += LANES) p0 = Math.fround(p0 + x[q]!);
-      total = Math.fround(total + Math.fround(Math.fround(Math.fround(p0 + p1) + p2) + p3));
-    }
-    // mean adds the row sum to a zeroed output (+0 + s) and then divides by the count.
-    out[row] = (0 + total) / divisor;
-  }
+function globalMeanFloat32(input: FloatTensor, plan: Extract<AdaptiveAvgPlan, { kind: 'mean' }>): FloatTensor | null {
+  if (!(input.data instanceof Float32Array)) return null;
+  const rowLength = input.shape.slice(-plan.dims.length).reduce((a, b) => a * b, 1);
+  const out = allocate('float32', numel(plan.outputShape)) as Float32Array;
+  return rowMeans(input.data, rowLength, out) ? { shape: plan.outputShape, dtype: 'float32', data: out } : null;
 }
 
 function adaptiveAvgPool(dims: PoolDims, input: FloatTensor, opts: AdaptiveOptions): FloatTensor {
   const plan = planAdaptiveAvgPool(dims, input.shape, opts);
-  if (plan.kind === 'mean') {
-    const rowLength = input.shape.slice(-plan.dims.length).reduce((a, b) => a * b, 1);
-    if (input.data instanceof Float32Array && rowLength >= MIN_ROW && rowLength < MAX_ROW) {
-      const out = allocate('float32', numel(plan.outputShape)) as Float32Array;
-      rowMeansFloat32(input.data, rowLength, out);
-      return { shape: plan.outputShape, dtype: 'float32', data: out };
-    }
-    return mean(input, { dim: plan.dims, keepdim: true });
-  }
+  if (plan.kind === 'mean') return globalMeanFloat32(input, plan) ?? mean(input, { dim: plan.dims, keepdim: true });
   const { windows } = plan;
   const out = allocate(input.dtype, numel(windows.outputShape));
   poolForward(input.data, out, windows, input.dtype === 'float32');

@@ -13,7 +13,6 @@ import { allocate } from '../storage.js';
 import { numel, type FloatArray, type FloatTensor } from '../tensor.js';
 import {
   avgPoolWindows,
-  interiorRange,
   check1d,
   checkDimRange,
   checkHasDims,
@@ -42,6 +41,7 @@ import {
   roundingOf,
   type Options,
 } from './pool_args.js';
+import { pool2d, windowSums, type Divisors } from './pool_simd.js';
 
 export interface AvgPoolOptions {
   kernel_size: number | number[];
@@ -240,222 +240,41 @@ function avgPoolForwardAnyRank(input: FloatArray, plan: AvgPoolPlan, output: Flo
  * clipped at `in + p` with count_include_pad, else the in-bounds extents. divisor_override is a row
  * factor with column factors of 1.
  */
-interface Divisors2d {
-  readonly rows: Int32Array;
-  readonly cols: Int32Array;
-}
-
-function divisors2d(plan: AvgPoolPlan, rows: AvgWindows, cols: AvgWindows): Divisors2d {
+function divisors2d(plan: AvgPoolPlan): Divisors {
+  const { height, width } = plan.geometry;
   const { countIncludePad, divisorOverride } = plan;
-  if (divisorOverride !== null) {
-    return { rows: new Int32Array(rows.start.length).fill(divisorOverride), cols: new Int32Array(cols.start.length).fill(1) };
-  }
-  const factors = (w: AvgWindows) => w.start.map((start, o) => (countIncludePad ? w.padded[o] : w.end[o] - start));
-  return { rows: factors(rows), cols: factors(cols) };
-}
-
-/** Divisors of 1: window sums left as they are. */
-function unitDivisors(height: PoolDim, width: PoolDim): Divisors2d {
-  return { rows: new Int32Array(height.out).fill(1), cols: new Int32Array(width.out).fill(1) };
+  if (divisorOverride !== null) return { rows: new Array<number>(height.out).fill(divisorOverride), cols: new Array<number>(width.out).fill(1) };
+  const factors = (dim: PoolDim) => {
+    const w = avgPoolWindows(dim);
+    return Array.from(w.start, (start, o) => (countIncludePad ? w.padded[o]! : w.end[o]! - start));
+  };
+  return { rows: factors(height), cols: factors(width) };
 }
 
 /**
- * The windows of one 2d plane and how their sums are divided. `height` and `width` describe the
- * windows over a source plane of height.size x width.size; the output plane is height.out x width.out.
+ * avg_pool over float32 (H, W) planes by the SIMD kernels (pool_simd.ts), or by the general loop
+ * where they are not available.
  */
-interface PlaneSums {
-  readonly height: PoolDim;
-  readonly width: PoolDim;
-  readonly rows: Windows;
-  readonly cols: Windows;
-  readonly divisors: Divisors2d;
-  /** Output columns whose windows lie wholly inside the source, and where the first one starts. */
-  readonly first: number;
-  readonly end: number;
-  readonly firstColumn: number;
-}
-
-function planeSums(height: PoolDim, width: PoolDim, rows: Windows, cols: Windows, divisors: Divisors2d): PlaneSums {
-  const { first, end } = interiorRange(width);
-  return { height, width, rows, cols, divisors, first, end, firstColumn: first * width.stride - width.padding };
-}
-
-/** avg_pool over float32 (H, W) planes, one plane at a time. */
 function avgPool2dFloat32(input: Float32Array, plan: AvgPoolPlan, output: Float32Array): void {
   const { planes, height, width } = plan.geometry;
-  const rows = avgPoolWindows(height);
-  const cols = avgPoolWindows(width);
-  const sums = planeSums(height, width, rows, cols, divisors2d(plan, rows, cols));
-  const inPlane = height.size * width.size;
-  const outPlane = height.out * width.out;
-  for (let plane = 0; plane < planes; plane++) windowSumsOfPlane(input, plane * inPlane, sums, output, plane * outPlane);
-}
-
-/**
- * For every window of one plane, `output = sum / (rowDivisor * colDivisor)`, the sum taken in
- * row-major order in float32. Windows clipped by the padding go through windowSum; the rest of
- * each row, where whole windows lie inside the source, runs without bounds tables, unrolled for
- * 3x3 and 2x2 windows. The order of the adds is the general loop's, so the sums are the same.
- */
-function windowSumsOfPlane(source: Float32Array, base: number, sums: PlaneSums, output: Float32Array, o: number): void {
-  const { height, width, rows, cols, divisors, first, end, firstColumn } = sums;
-  const W = width.size;
-  const outW = width.out;
-  for (let oh = 0; oh < height.out; oh++, o += outW) {
-    const h0 = rows.start[oh];
-    const h1 = rows.end[oh];
-    const rowDivisor = divisors.rows[oh];
-    if (h1 - h0 !== height.kernel || first === end) {
-      clippedSums(source, base, W, h0, h1, cols, rowDivisor, divisors.cols, 0, outW, output, o);
-      continue;
-    }
-    clippedSums(source, base, W, h0, h1, cols, rowDivisor, divisors.cols, 0, first, output, o);
-    // Interior windows share one divisor: their column factor is the kernel width in either count.
-    const divisor = rowDivisor * divisors.cols[first];
-    const at = base + h0 * W + firstColumn;
-    if (height.kernel === 3 && width.kernel === 3) sumRow3x3(source, at, W, width.stride, end - first, divisor, output, o + first);
-    else if (height.kernel === 2 && width.kernel === 2) sumRow2x2(source, at, W, width.stride, end - first, divisor, output, o + first);
-    else sumRow(source, at, W, height.kernel, width.kernel, width.stride, end - first, divisor, output, o + first);
-    clippedSums(source, base, W, h0, h1, cols, rowDivisor, divisors.cols, end, outW, output, o);
-  }
-}
-
-/** Output columns [from, to) of one row, with windows read from the column tables. */
-function clippedSums(
-  source: Float32Array,
-  base: number,
-  W: number,
-  h0: number,
-  h1: number,
-  cols: Windows,
-  rowDivisor: number,
-  colDivisors: Int32Array,
-  from: number,
-  to: number,
-  output: Float32Array,
-  o: number,
-): void {
-  for (let ow = from; ow < to; ow++) {
-    output[o + ow] = windowSum(source, base, W, h0, h1, cols.start[ow], cols.end[ow]) / (rowDivisor * colDivisors[ow]);
-  }
-}
-
-/** The float32 sum of rows [h0, h1) x columns [w0, w1) of the plane at `base`, in row-major order. */
-function windowSum(source: Float32Array, base: number, W: number, h0: number, h1: number, w0: number, w1: number): number {
-  let sum = 0;
-  for (let h = h0; h < h1; h++) {
-    const row = base + h * W;
-    for (let w = w0; w < w1; w++) sum = Math.fround(sum + source[row + w]);
-  }
-  return sum;
-}
-
-/**
- * `count` interior windows of one output row, the first with its top-left cell at source[at] and
- * each next one `stride` cells on. Sums start from +0 as ATen's do, so a window of -0 gives +0.
- */
-function sumRow(
-  source: Float32Array,
-  at: number,
-  W: number,
-  kernelH: number,
-  kernelW: number,
-  stride: number,
-  count: number,
-  divisor: number,
-  output: Float32Array,
-  o: number,
-): void {
-  for (let i = 0; i < count; i++, at += stride) {
-    let sum = 0;
-    for (let h = 0; h < kernelH; h++) {
-      const row = at + h * W;
-      for (let w = 0; w < kernelW; w++) sum = Math.fround(sum + source[row + w]);
-    }
-    output[o + i] = sum / divisor;
-  }
-}
-
-function sumRow3x3(source: Float32Array, at: number, W: number, stride: number, count: number, divisor: number, output: Float32Array, o: number): void {
-  if (stride === 1) {
-    sumRow3x3Stride1(source, at, W, count, divisor, output, o);
-    return;
-  }
-  const W2 = 2 * W;
-  for (let i = 0; i < count; i++, at += stride) {
-    let sum = 0 + source[at];
-    sum = Math.fround(sum + source[at + 1]);
-    sum = Math.fround(sum + source[at + 2]);
-    sum = Math.fround(sum + source[at + W]);
-    sum = Math.fround(sum + source[at + W + 1]);
-    sum = Math.fround(sum + source[at + W + 2]);
-    sum = Math.fround(sum + source[at + W2]);
-    sum = Math.fround(sum + source[at + W2 + 1]);
-    sum = Math.fround(sum + source[at + W2 + 2]);
-    output[o + i] = sum / divisor;
-  }
-}
-
-/**
- * 3x3 windows one column apart share two of their three columns: the row keeps them in locals and
- * loads only the new column, a third of the reads. The adds stay in row-major window order.
- */
-function sumRow3x3Stride1(source: Float32Array, at: number, W: number, count: number, divisor: number, output: Float32Array, o: number): void {
-  if (count <= 0) return;
-  const top = at;
-  const middle = at + W;
-  const bottom = at + 2 * W;
-  let top0 = source[top];
-  let top1 = source[top + 1];
-  let middle0 = source[middle];
-  let middle1 = source[middle + 1];
-  let bottom0 = source[bottom];
-  let bottom1 = source[bottom + 1];
-  for (let i = 0; i < count; i++) {
-    const top2 = source[top + i + 2];
-    const middle2 = source[middle + i + 2];
-    const bottom2 = source[bottom + i + 2];
-    let sum = 0 + top0;
-    sum = Math.fround(sum + top1);
-    sum = Math.fround(sum + top2);
-    sum = Math.fround(sum + middle0);
-    sum = Math.fround(sum + middle1);
-    sum = Math.fround(sum + middle2);
-    sum = Math.fround(sum + bottom0);
-    sum = Math.fround(sum + bottom1);
-    sum = Math.fround(sum + bottom2);
-    output[o + i] = sum / divisor;
-    top0 = top1;
-    top1 = top2;
-    middle0 = middle1;
-    middle1 = middle2;
-    bottom0 = bottom1;
-    bottom1 = bottom2;
-  }
-}
-
-function sumRow2x2(source: Float32Array, at: number, W: number, stride: number, count: number, divisor: number, output: Float32Array, o: number): void {
-  for (let i = 0; i < count; i++, at += stride) {
-    let sum = 0 + source[at];
-    sum = Math.fround(sum + source[at + 1]);
-    sum = Math.fround(sum + source[at + W]);
-    sum = Math.fround(sum + source[at + W + 1]);
-    output[o + i] = sum / divisor;
-  }
+  if (!windowSums(pool2d(height, width), input, 0, output, 0, planes, divisors2d(plan))) avgPoolForwardAnyRank(input, plan, output);
 }
 
 /**
  * The backward: each window gives `grad_output / divisor`, rounded to the dtype, to each of its
- * cells. Float32 2d pools with stride 1 gather those shares cell by cell (avgPoolBackward2dGather);
- * the rest scatter them window by window.
+ * cells. Float32 2d pools with stride 1 gather those shares cell by cell where the SIMD kernels
+ * are available (avgPoolBackward2dGather); the rest scatter them window by window.
  */
 export function avgPoolBackward(gradOutput: FloatArray, plan: AvgPoolPlan, gradInput: FloatArray): void {
   const g = plan.geometry;
-  if (gradOutput instanceof Float32Array && gradInput instanceof Float32Array && is2d(g) && g.height.stride === 1 && g.width.stride === 1) {
+  const gathered =
+    gradOutput instanceof Float32Array &&
+    gradInput instanceof Float32Array &&
+    is2d(g) &&
+    g.height.stride === 1 &&
+    g.width.stride === 1 &&
     avgPoolBackward2dGather(gradOutput, plan, gradInput);
-  } else {
-    avgPoolBackwardScatter(gradOutput, plan, gradInput);
-  }
+  if (!gathered) avgPoolBackwardScatter(gradOutput, plan, gradInput);
 }
 
 /** The backward loop: each window adds `grad_output / divisor`, rounded to the dtype, to its cells. */
@@ -508,29 +327,14 @@ function avgPoolBackwardScatter(gradOutput: FloatArray, plan: AvgPoolPlan, gradI
  * same order, without the read-modify-write of every cell k*k times.
  *
  * Along a dim, cell i is held by outputs [i + p - k + 1, i + p], clipped to the output: the windows
- * of a stride-1 pool of the shares with padding k - 1 - p.
+ * of a stride-1 pool of the shares with padding k - 1 - p. The shares are grad_output divided by
+ * the window divisors, which the SIMD kernels do as they load the block. False when the kernels
+ * cannot take the pool.
  */
-function avgPoolBackward2dGather(gradOutput: Float32Array, plan: AvgPoolPlan, gradInput: Float32Array): void {
+function avgPoolBackward2dGather(gradOutput: Float32Array, plan: AvgPoolPlan, gradInput: Float32Array): boolean {
   const { planes, height, width } = plan.geometry;
-  const rows = avgPoolWindows(height);
-  const cols = avgPoolWindows(width);
-  const divisors = divisors2d(plan, rows, cols);
-  const gatherHeight = gatherDim(height);
-  const gatherWidth = gatherDim(width);
-  const sums = planeSums(gatherHeight, gatherWidth, avgPoolWindows(gatherHeight), avgPoolWindows(gatherWidth), unitDivisors(gatherHeight, gatherWidth));
-  const outH = height.out;
-  const outW = width.out;
-  const outPlane = outH * outW;
-  const inPlane = height.size * width.size;
-  const shares = allocate('float32', outPlane) as Float32Array;
-  for (let plane = 0; plane < planes; plane++) {
-    const base = plane * outPlane;
-    for (let oh = 0, o = 0; oh < outH; oh++) {
-      const rowDivisor = divisors.rows[oh];
-      for (let ow = 0; ow < outW; ow++, o++) shares[o] = gradOutput[base + o] / (rowDivisor * divisors.cols[ow]);
-    }
-    windowSumsOfPlane(shares, 0, sums, gradInput, plane * inPlane);
-  }
+  const gather = pool2d(gatherDim(height), gatherDim(width));
+  return windowSums(gather, gradOutput, 0, gradInput, 0, planes, null, divisors2d(plan));
 }
 
 /** The gather windows along one dim of a stride-1 pool: over the output, one per input cell. */

@@ -22,7 +22,6 @@ import {
   pool3dShapeCheck,
   poolGeometry,
   poolingOutputSize,
-  type PoolDim,
   type PoolGeometry,
 } from './geometry.js';
 import {
@@ -38,6 +37,7 @@ import {
   sameShape,
   type Options,
 } from './pool_args.js';
+import { pool2d, windowMax } from './pool_simd.js';
 
 export interface MaxPoolOptions {
   kernel_size: number | number[];
@@ -267,198 +267,40 @@ function maxPoolForwardAnyRank(input: FloatArray, g: PoolGeometry, output: Float
 }
 
 /**
- * max_pool over float32 (H, W) planes without dilation. Rows and columns whose windows the padding
- * clips go through maxWindow; the rest of each row, where whole windows lie inside the input, runs
- * without bounds tables, unrolled for the 2x2 and 3x3 windows most networks use.
+ * max_pool over float32 (H, W) planes without dilation by the SIMD kernels (pool_simd.ts), or by
+ * the general loop where they are not available.
  */
 function maxPool2dFloat32(input: Float32Array, g: PoolGeometry, output: Float32Array, indices: Int32Array): void {
-  const { height, width } = g;
-  const H = height.size;
-  const W = width.size;
-  const outH = height.out;
-  const outW = width.out;
-  const rows = maxPoolWindows(height);
-  const cols = maxPoolWindows(width);
-  const { first, end } = interiorRange(width);
-  // Where the first interior window starts, relative to its row.
-  const firstColumn = first * width.stride - width.padding;
-  let o = 0;
-  for (let plane = 0; plane < g.planes; plane++) {
-    const base = plane * H * W;
-    for (let oh = 0; oh < outH; oh++, o += outW) {
-      const h0 = rows.start[oh];
-      const h1 = rows.end[oh];
-      if (h1 - h0 !== height.kernel) {
-        for (let ow = 0; ow < outW; ow++) maxWindow(input, base, W, h0, h1, cols.start[ow], cols.end[ow], output, indices, o + ow);
-        continue;
-      }
-      for (let ow = 0; ow < first; ow++) maxWindow(input, base, W, h0, h1, cols.start[ow], cols.end[ow], output, indices, o + ow);
-      maxInteriorRow(input, base + h0 * W + firstColumn, h0 * W + firstColumn, W, height.kernel, width, end - first, output, indices, o + first);
-      for (let ow = end; ow < outW; ow++) maxWindow(input, base, W, h0, h1, cols.start[ow], cols.end[ow], output, indices, o + ow);
-    }
-  }
-}
-
-/** One clipped window, rows [h0, h1) x columns [w0, w1) of the plane at `base`, scanned exactly. */
-function maxWindow(
-  input: Float32Array,
-  base: number,
-  W: number,
-  h0: number,
-  h1: number,
-  w0: number,
-  w1: number,
-  output: Float32Array,
-  indices: Int32Array,
-  o: number,
-): void {
-  let maxIndex = h0 * W + w0;
-  let maxValue = -Infinity;
-  for (let h = h0; h < h1; h++) {
-    for (let w = w0; w < w1; w++) {
-      const value = input[base + h * W + w];
-      if (value > maxValue || value !== value) {
-        maxValue = value;
-        maxIndex = h * W + w;
-      }
-    }
-  }
-  output[o] = maxValue;
-  indices[o] = maxIndex;
+  if (windowMax(pool2d(g.height, g.width), input, 0, g.planes, output, indices)) firstCellOfNegInfWindows(g, output, indices);
+  else maxPoolForwardAnyRank(input, g, output, indices);
 }
 
 /**
- * `count` consecutive interior windows of one output row: the first window's top-left tap is
- * input[at], which is index `index` of its plane; each next window starts `stride` columns on.
+ * A window the padding clips whose maximum is -inf gets, in ATen, the index of its first cell in
+ * the input; the SIMD kernels may have picked a -inf of the padding before it.
  */
-function maxInteriorRow(
-  input: Float32Array,
-  at: number,
-  index: number,
-  W: number,
-  kernelH: number,
-  width: PoolDim,
-  count: number,
-  output: Float32Array,
-  indices: Int32Array,
-  o: number,
-): void {
-  const { kernel: kernelW, stride } = width;
-  let exact = false;
-  if (kernelH === 3 && kernelW === 3) exact = !maxRow3x3(input, at, index, W, stride, count, output, indices, o);
-  else if (kernelH === 2 && kernelW === 2) exact = !maxRow2x2(input, at, index, W, stride, count, output, indices, o);
-  else exact = true;
-  if (exact) maxRowExact(input, at, index, W, kernelH, kernelW, stride, count, output, indices, o);
-}
-
-/** The interior windows of a row of any size, with the exact rule (ties keep the first, the last NaN wins). */
-function maxRowExact(
-  input: Float32Array,
-  at: number,
-  index: number,
-  W: number,
-  kernelH: number,
-  kernelW: number,
-  stride: number,
-  count: number,
-  output: Float32Array,
-  indices: Int32Array,
-  o: number,
-): void {
-  for (let i = 0; i < count; i++, at += stride, index += stride) {
-    let maxOffset = 0;
-    let maxValue = -Infinity;
-    for (let h = 0; h < kernelH; h++) {
-      for (let w = 0; w < kernelW; w++) {
-        const value = input[at + h * W + w];
-        if (value > maxValue || value !== value) {
-          maxValue = value;
-          maxOffset = h * W + w;
-        }
+function firstCellOfNegInfWindows(g: PoolGeometry, output: Float32Array, indices: Int32Array): void {
+  const rows = maxPoolWindows(g.height);
+  const cols = maxPoolWindows(g.width);
+  const insideRows = interiorRange(g.height);
+  const insideCols = interiorRange(g.width);
+  const W = g.width.size;
+  const outW = g.width.out;
+  const fix = (o: number, oh: number, from: number, to: number) => {
+    for (let ow = from; ow < to; ow++) {
+      if (output[o + ow] === -Infinity) indices[o + ow] = rows.start[oh] * W + cols.start[ow];
+    }
+  };
+  for (let plane = 0, o = 0; plane < g.planes; plane++) {
+    for (let oh = 0; oh < g.height.out; oh++, o += outW) {
+      if (oh < insideRows.first || oh >= insideRows.end) {
+        fix(o, oh, 0, outW);
+      } else {
+        fix(o, oh, 0, insideCols.first);
+        fix(o, oh, insideCols.end, outW);
       }
     }
-    output[o + i] = maxValue;
-    indices[o + i] = index + maxOffset;
   }
-}
-
-/*
- * The unrolled rows test each tap once with `!(value <= max)`: for a number that is `value > max`,
- * the strict rule that keeps the first of equal maxima, and a NaN passes too. A NaN max would then
- * be replaced by the next tap, so every taken branch adds `value - value` to a probe that a NaN (or
- * an infinity) turns into NaN; such a row returns false and is redone by maxRowExact. Random data
- * takes few branches, so the probe costs little.
- */
-
-/** 3x3 interior windows; false when the row must be redone exactly. */
-function maxRow3x3(
-  input: Float32Array,
-  at: number,
-  index: number,
-  W: number,
-  stride: number,
-  count: number,
-  output: Float32Array,
-  indices: Int32Array,
-  o: number,
-): boolean {
-  const W2 = 2 * W;
-  let probe = 0;
-  for (let i = 0; i < count; i++, at += stride, index += stride) {
-    // The first tap is taken without a comparison, so it joins the probe here.
-    let max = input[at];
-    probe += max - max;
-    let offset = 0;
-    let value = input[at + 1];
-    if (!(value <= max)) { probe += value - value; max = value; offset = 1; }
-    value = input[at + 2];
-    if (!(value <= max)) { probe += value - value; max = value; offset = 2; }
-    value = input[at + W];
-    if (!(value <= max)) { probe += value - value; max = value; offset = W; }
-    value = input[at + W + 1];
-    if (!(value <= max)) { probe += value - value; max = value; offset = W + 1; }
-    value = input[at + W + 2];
-    if (!(value <= max)) { probe += value - value; max = value; offset = W + 2; }
-    value = input[at + W2];
-    if (!(value <= max)) { probe += value - value; max = value; offset = W2; }
-    value = input[at + W2 + 1];
-    if (!(value <= max)) { probe += value - value; max = value; offset = W2 + 1; }
-    value = input[at + W2 + 2];
-    if (!(value <= max)) { probe += value - value; max = value; offset = W2 + 2; }
-    output[o + i] = max;
-    indices[o + i] = index + offset;
-  }
-  return probe === 0;
-}
-
-/** 2x2 interior windows; false when the row must be redone exactly. */
-function maxRow2x2(
-  input: Float32Array,
-  at: number,
-  index: number,
-  W: number,
-  stride: number,
-  count: number,
-  output: Float32Array,
-  indices: Int32Array,
-  o: number,
-): boolean {
-  let probe = 0;
-  for (let i = 0; i < count; i++, at += stride, index += stride) {
-    // The first tap is taken without a comparison, so it joins the probe here.
-    let max = input[at];
-    probe += max - max;
-    let offset = 0;
-    let value = input[at + 1];
-    if (!(value <= max)) { probe += value - value; max = value; offset = 1; }
-    value = input[at + W];
-    if (!(value <= max)) { probe += value - value; max = value; offset = W; }
-    value = input[at + W + 1];
-    if (!(value <= max)) { probe += value - value; max = value; offset = W + 1; }
-    output[o + i] = max;
-    indices[o + i] = index + offset;
-  }
-  return probe === 0;
 }
 
 /**
