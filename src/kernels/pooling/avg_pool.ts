@@ -22,10 +22,8 @@ import {
   pool3dShapeCheck,
   poolGeometry,
   poolingOutputSize,
-  type AvgWindows,
   type PoolDim,
   type PoolGeometry,
-  type Windows,
 } from './geometry.js';
 import {
   checkKeywords,
@@ -162,8 +160,8 @@ export function planAvgPool(fn: AvgPoolName, shape: readonly number[], args: Avg
 }
 
 /**
- * The forward: the float32 fast path for 2d windows (the pools of CNNs), otherwise the loop that
- * handles every rank and dtype.
+ * The forward: float32 2d pools (the pools of CNNs; 1d pools run as 2d) go to the SIMD kernels,
+ * the rest to the loop that handles every rank and dtype.
  */
 export function avgPoolForward(input: FloatArray, plan: AvgPoolPlan, output: FloatArray): void {
   if (input instanceof Float32Array && output instanceof Float32Array && is2d(plan.geometry)) {

@@ -196,8 +196,8 @@ function maxPoolGeometry(fn: MaxPoolName, shape: readonly number[], args: MaxPoo
 }
 
 /**
- * The forward: the float32 fast path for undilated 2d windows (the pools of CNNs), otherwise the
- * loop that handles every rank, dilation and dtype.
+ * The forward: float32 2d pools without dilation (the pools of CNNs; 1d pools run as 2d) go to the
+ * SIMD kernels, the rest to the loop that handles every rank, dilation and dtype.
  */
 function maxPoolForward(input: FloatArray, g: PoolGeometry, output: FloatArray, indices: Int32Array): void {
   if (input instanceof Float32Array && output instanceof Float32Array && isUndilated2d(g)) {
@@ -321,6 +321,17 @@ function maxPoolBackwardLoop(gradOutput: FloatArray, indices: Int32Array, g: Poo
   }
 }
 
+/**
+ * Writes a zero into every 4 KiB page of fresh, zeroed storage, in address order. The operating
+ * system maps a large allocation's pages on first write; taken one after the other here, those
+ * faults cost it markedly less system time than when the scatter's out-of-order writes take them
+ * (about a third less for A1's 103 MB grad_input).
+ */
+function faultInPages(data: FloatArray): void {
+  const step = 4096 / data.BYTES_PER_ELEMENT;
+  for (let i = 0; i < data.length; i += step) data[i] = 0;
+}
+
 function workOf(g: PoolGeometry): number {
   return numel(g.outputShape) * g.depth.kernel * g.height.kernel * g.width.kernel;
 }
@@ -359,6 +370,7 @@ function maxPoolBackward(
     () => `${fn}: expected int64 indices of shape ${formatSizes(g.outputShape)}, but got ${indices.dtype} ${formatSizes(indices.shape)}`,
   );
   const gradInput = allocate(x.dtype, x.data.length);
+  faultInPages(gradInput);
   maxPoolBackwardLoop(grad.data, indices.data, g, gradInput);
   return { shape: [...x.shape], dtype: x.dtype, data: gradInput };
 }
