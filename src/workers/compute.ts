@@ -66,19 +66,22 @@ function movable(result: ComputeResult) {
   return Piscina.move({ [Piscina.transferableSymbol]: [...buffers], [Piscina.valueSymbol]: result } as never);
 }
 
-export default function compute(task: ComputeTask) {
-  if (task.kind === 'ping') return { ok: true, tensors: {} } satisfies ComputeResult;
-  if (task.kind === 'predict') return movable({ ok: true, tensors: runPredict(task) });
+function runOp(task: OpTask): Record<string, Tensor> {
   const { testFaults } = (Piscina.workerData ?? {}) as Partial<ComputeWorkerData>;
   if (task.fault && testFaults) simulate(task.fault);
-
   const op = getOp(task.op);
   if (!op) throw new Error(`unknown op ${task.op}`);
+  if (task.phase === 'forward') return op.forward(task.tensors, task.params);
+  if (!op.backward) throw new Error(`op ${task.op} has no backward`);
+  return op.backward(task.tensors, task.params);
+}
+
+export default function compute(task: ComputeTask) {
+  if (task.kind === 'ping') return { ok: true, tensors: {} } satisfies ComputeResult;
   try {
-    if (task.phase === 'forward') return movable({ ok: true, tensors: op.forward(task.tensors, task.params) });
-    if (!op.backward) throw new Error(`op ${task.op} has no backward`);
-    return movable({ ok: true, tensors: op.backward(task.tensors, task.params) });
+    return movable({ ok: true, tensors: task.kind === 'predict' ? runPredict(task) : runOp(task) });
   } catch (error) {
+    // An argument error is the caller's (a 400), for a model's inference as for a single op.
     if (error instanceof KernelArgumentError) return { ok: false, message: error.message, pythonType: error.pythonType } satisfies ComputeResult;
     throw error;
   }
