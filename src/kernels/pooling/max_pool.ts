@@ -13,8 +13,8 @@ import { numel, type FloatArray, type FloatTensor, type IntTensor, type Tensor }
 import {
   cDiv,
   check1d,
-  interiorRange,
   checkDimRange,
+  interiorRange,
   makeDims,
   maxPoolWindows,
   perDim,
