@@ -22,6 +22,12 @@
  * it: the overlapped windows are computed twice, with the same result.
  */
 import type { PoolDim } from './geometry.js';
+import {
+  add, block, br, brIf, Body, end, F32, f32Add, f32ConvertI32, f32Div, f32Load, f32Store, f32x4Add, f32x4Div,
+  f32x4ExtractLane, f32x4Gt, f32x4Mul, f32x4Ne, f32x4Splat, f32Zero, get, gtS, I32, i32, i32s, i32x4Add, i32x4Mul, i32x4Splat,
+  ifThen, loop, ltS, memoryCopy, moduleBytes, mul, set, shl, simd, sub, tee, V128, v128Bitselect, v128Const, v128Load,
+  v128Load32Lane, v128Load32Zero, v128Or, v128Store, v128Zero, webAssembly,
+} from '../wasm/encoder.js';
 
 /** A 2d pool in elements: the input and output planes, the window, and the padded plane the kernels read. */
 export interface Pool2d {
@@ -60,116 +66,8 @@ export function pool2d(height: PoolDim, width: PoolDim): Pool2d {
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// WebAssembly encoding: just the instructions the kernels use.
-
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-
-function unsignedLeb(value: number): number[] {
-  const out: number[] = [];
-  let n = value >>> 0;
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function signedLeb(value: number): number[] {
-  const out: number[] = [];
-  let n = value | 0;
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const get = (i: number) => [0x20, ...unsignedLeb(i)];
-const set = (i: number) => [0x21, ...unsignedLeb(i)];
-const tee = (i: number) => [0x22, ...unsignedLeb(i)];
-const i32 = (v: number) => [0x41, ...signedLeb(v)];
-const add = [0x6a];
-const sub = [0x6b];
-const mul = [0x6c];
-const shl = [0x74];
-const shrU = [0x76];
-const ltS = [0x48];
-const gtS = [0x4a];
-const geS = [0x4e];
-const f32Load = (offset: number) => [0x2a, 2, ...unsignedLeb(offset)];
-const f32Store = [0x38, 2, 0];
-const f32Add = [0x92];
-const f32Div = [0x95];
-const memoryCopy = [0xfc, 0x0a, 0x00, 0x00];
-const f32Zero = [0x43, 0, 0, 0, 0];
-const f32ConvertI32 = [0xb2];
-const block = [0x02, 0x40];
-const loop = [0x03, 0x40];
-const ifThen = [0x04, 0x40];
-const end = [0x0b];
-const br = (depth: number) => [0x0c, ...unsignedLeb(depth)];
-const brIf = (depth: number) => [0x0d, ...unsignedLeb(depth)];
-
-const simd = (op: number, ...immediates: number[]) => [0xfd, ...unsignedLeb(op), ...immediates];
-const v128Load = (offset: number) => simd(0x00, 0, ...unsignedLeb(offset));
-const v128Store = simd(0x0b, 0, 0);
-const v128Const = (lanes: readonly number[]) => simd(0x0c, ...lanes.flatMap((l) => [l & 0xff, (l >> 8) & 0xff, (l >> 16) & 0xff, (l >>> 24) & 0xff]));
-const v128Zero = v128Const([0, 0, 0, 0]);
-const v128Load32Zero = (offset: number) => simd(0x5c, 0, ...unsignedLeb(offset));
-const v128Load32Lane = (offset: number, lane: number) => simd(0x56, 0, ...unsignedLeb(offset), lane);
 /** Lanes 0 and 2 of the first vector, then of the second: the even floats of eight. */
 const evenFloats = simd(0x0d, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-const i32x4Splat = simd(0x11);
-const f32x4Splat = simd(0x13);
-const f32x4ExtractLane = (lane: number) => simd(0x1f, lane);
-const f32x4Gt = simd(0x44);
-const f32x4Ne = simd(0x42);
-const v128Or = simd(0x50);
-const v128Bitselect = simd(0x52);
-const i32x4Add = simd(0xae);
-const i32x4Mul = simd(0xb5);
-const f32x4Add = simd(0xe4);
-const f32x4Mul = simd(0xe6);
-const f32x4Div = simd(0xe7);
-
-/** A function body under construction: numbered parameters, then locals declared on the way. */
-class Body {
-  readonly code: number[] = [];
-  private readonly locals: number[] = [];
-
-  constructor(private readonly paramCount: number) {}
-
-  local(type: number): number {
-    this.locals.push(type);
-    return this.paramCount + this.locals.length - 1;
-  }
-
-  emit(...parts: number[][]): void {
-    for (const p of parts) this.code.push(...p);
-  }
-
-  /** `for (; i < limit; i++) body()` where i and limit are locals. */
-  forLess(i: number, limit: number, body: () => void): void {
-    this.emit(block, loop, get(i), get(limit), geS, brIf(1));
-    body();
-    this.emit(get(i), i32(1), add, set(i), br(0), end, end);
-  }
-
-  bytes(): number[] {
-    const groups: number[] = [];
-    for (const type of this.locals) groups.push(1, type);
-    return [...unsignedLeb(this.locals.length), ...groups, ...this.code, ...end];
-  }
-}
 
 /** How four windows' taps are read: their columns are `stride` apart. */
 type StrideKind = 'unit' | 'two' | 'any';
@@ -294,7 +192,7 @@ function sumsBody(kernelH: number, kernelW: number, kind: StrideKind): number[] 
     b.emit(set(sum), get(divide), ifThen);
     b.emit(get(sum), get(rowDivisors), get(oh), i32(2), shl, add, f32Load(0), f32x4Splat);
     b.emit(get(colDivisors), get(ow), i32(2), shl, add, v128Load(0), f32x4Mul, f32x4Div, set(sum), end);
-    b.emit(get(out), get(sum), v128Store);
+    b.emit(get(out), get(sum), v128Store(0));
   });
   return b.bytes();
 }
@@ -341,12 +239,12 @@ function maxBody(kernelH: number, kernelW: number, kind: StrideKind): number[] {
       runs = next;
     }
     const best = runs[0]!;
-    b.emit(get(out), get(best.value), v128Store);
+    b.emit(get(out), get(best.value), v128Store(0));
     // indices, at the output's offset: the window's first cell (oh*sH - padTop) * inW + ow*sW - padLeft,
     // plus lane * strideW, plus the winning tap's cell.
     b.emit(get(out), get(P.dst), sub, get(indices), add);
     b.emit(get(oh), get(P.strideH), mul, get(padTop), sub, get(inW), mul, get(ow), get(P.strideW), mul, add, get(padLeft), sub);
-    b.emit(i32x4Splat, get(laneCells), i32x4Add, get(best.cell), i32x4Add, v128Store);
+    b.emit(i32x4Splat, get(laneCells), i32x4Add, get(best.cell), i32x4Add, v128Store(0));
   });
   return b.bytes();
 }
@@ -401,7 +299,7 @@ function padRowsDividedBody(): number[] {
       b.emit(get(col), get(lastCol), gtS, ifThen, get(lastCol), set(col), end);
       b.emit(get(to), get(col), i32(2), shl, add);
       b.emit(get(from), get(col), i32(2), shl, add, v128Load(0));
-      b.emit(get(rowDivisor), get(colDivisors), get(col), i32(2), shl, add, v128Load(0), f32x4Mul, f32x4Div, v128Store);
+      b.emit(get(rowDivisor), get(colDivisors), get(col), i32(2), shl, add, v128Load(0), f32x4Mul, f32x4Div, v128Store(0));
       b.emit(get(col), i32(4), add, tee(col), get(inW), ltS, brIf(0), end, end);
       b.emit(get(from), get(inW), i32(2), shl, add, set(from));
       b.emit(get(to), get(paddedW), i32(2), shl, add, set(to));
@@ -457,22 +355,6 @@ function rowMeansBody(length: number): number[] {
 // ---------------------------------------------------------------------------------------------
 // Modules, compiled on first use, over one shared memory.
 
-const section = (id: number, bytes: number[]): number[] => [id, ...unsignedLeb(bytes.length), ...bytes];
-const name = (s: string): number[] => [...unsignedLeb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-const funcType = (params: number[]): number[] => [0x60, ...unsignedLeb(params.length), ...params, 0];
-
-/** A module importing `env.memory` and exporting one function, `kernel`. */
-function moduleBytes(params: number[], body: number[]): Uint8Array<ArrayBuffer> {
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, ...funcType(params)]),
-    ...section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x00, 1]),
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...name('kernel'), 0x00, 0]),
-    ...section(10, [1, ...unsignedLeb(body.length), ...body]),
-  ]);
-}
-
 type Kernel = (...args: number[]) => void;
 
 /** Kernels are unrolled over their taps; bigger windows stay with the scalar loops. */
@@ -487,7 +369,7 @@ function kernel(key: string, params: number[], body: () => number[]): Kernel | n
   if (known !== undefined) return known;
   let result: Kernel | null = null;
   try {
-    const wasm = (globalThis as { WebAssembly?: typeof WebAssembly }).WebAssembly;
+    const wasm = webAssembly();
     const code = wasm ? moduleBytes(params, body()) : null;
     if (wasm && code && wasm.validate(code)) {
       memory ??= new wasm.Memory({ initial: 16 });
@@ -499,8 +381,6 @@ function kernel(key: string, params: number[], body: () => number[]): Kernel | n
   compiled.set(key, result);
   return result;
 }
-
-const i32s = (n: number) => new Array<number>(n).fill(I32);
 
 function sumsKernel(pool: Pool2d): Kernel | null {
   const { kernelH, kernelW } = pool;
