@@ -1,7 +1,7 @@
 /** torch.nn.functional.conv2d and its backward: im2col + gemm per image and group. */
 import type { OpSpec } from '../registry.js';
 import type { FloatTensor } from '../tensor.js';
-import { asParams, floatTensor, optionalFloatTensor, required } from './args.js';
+import { asParams } from './args.js';
 import {
   convBackward,
   convForward,
@@ -10,6 +10,7 @@ import {
   type ConvGradients,
   type ConvOptions,
 } from './conv_core.js';
+import { weightedLayerOp } from './weighted_op.js';
 
 export type { ConvGradients, ConvOptions } from './conv_core.js';
 
@@ -41,31 +42,10 @@ export function conv2dWeightBackward(
   return convWeightBackward(g, gradOutput, input, weight, hasBias);
 }
 
-export const conv2dOp: OpSpec = {
+export const conv2dOp: OpSpec = weightedLayerOp({
   name: 'conv2d',
   summary: '2-d convolution of a (N, C, H, W) or (C, H, W) input, as torch.nn.functional.conv2d',
-  tensorArgs: [
-    { name: 'input', kind: 'float' },
-    { name: 'weight', kind: 'float' },
-    { name: 'bias', kind: 'float', optional: true },
-  ],
-  gradients: ['grad_input', 'grad_weight', 'grad_bias'],
-  plan(shapes, params) {
-    const g = convGeometry('conv2d', required('conv2d', shapes, 'input'), required('conv2d', shapes, 'weight'), shapes.bias ?? null, params);
-    return { outputs: { output: g.outputShape }, work: g.work };
-  },
-  forward(tensors, params) {
-    const input = floatTensor('conv2d', tensors, 'input');
-    const weight = floatTensor('conv2d', tensors, 'weight');
-    const bias = optionalFloatTensor(tensors, 'bias');
-    const g = convGeometry('conv2d', input.shape, weight.shape, bias?.shape ?? null, params);
-    return { output: convForward(g, input, weight, bias) };
-  },
-  backward(tensors, params) {
-    const input = floatTensor('conv2d', tensors, 'input');
-    const weight = floatTensor('conv2d', tensors, 'weight');
-    const bias = optionalFloatTensor(tensors, 'bias');
-    const g = convGeometry('conv2d', input.shape, weight.shape, bias?.shape ?? null, params);
-    return { ...convBackward(g, floatTensor('conv2d', tensors, 'grad_output'), input, weight, bias !== null) };
-  },
-};
+  geometry: (input, weight, bias, params) => convGeometry('conv2d', input, weight, bias, params),
+  forward: convForward,
+  backward: convBackward,
+});

@@ -5,7 +5,7 @@
  */
 import type { OpSpec } from '../registry.js';
 import type { FloatTensor } from '../tensor.js';
-import { asParams, floatTensor, optionalFloatTensor, required } from './args.js';
+import { asParams } from './args.js';
 import {
   convTransposeBackward,
   convTransposeForward,
@@ -14,6 +14,7 @@ import {
   type ConvGradients,
   type ConvTransposeOptions,
 } from './conv_core.js';
+import { weightedLayerOp } from './weighted_op.js';
 
 export type { ConvTransposeOptions } from './conv_core.js';
 
@@ -46,31 +47,10 @@ export function convTranspose2dBackward(
   return convTransposeBackward(g, gradOutput, input, weight, hasBias);
 }
 
-export const convTranspose2dOp: OpSpec = {
+export const convTranspose2dOp: OpSpec = weightedLayerOp({
   name: fn,
   summary: '2-d transposed convolution of a (N, C, H, W) or (C, H, W) input, as torch.nn.functional.conv_transpose2d',
-  tensorArgs: [
-    { name: 'input', kind: 'float' },
-    { name: 'weight', kind: 'float' },
-    { name: 'bias', kind: 'float', optional: true },
-  ],
-  gradients: ['grad_input', 'grad_weight', 'grad_bias'],
-  plan(shapes, params) {
-    const g = geometry(required(fn, shapes, 'input'), required(fn, shapes, 'weight'), shapes.bias ?? null, params);
-    return { outputs: { output: g.outputShape }, work: g.work };
-  },
-  forward(tensors, params) {
-    const input = floatTensor(fn, tensors, 'input');
-    const weight = floatTensor(fn, tensors, 'weight');
-    const bias = optionalFloatTensor(tensors, 'bias');
-    const g = geometry(input.shape, weight.shape, bias?.shape ?? null, params);
-    return { output: convTransposeForward(g, input, weight, bias) };
-  },
-  backward(tensors, params) {
-    const input = floatTensor(fn, tensors, 'input');
-    const weight = floatTensor(fn, tensors, 'weight');
-    const bias = optionalFloatTensor(tensors, 'bias');
-    const g = geometry(input.shape, weight.shape, bias?.shape ?? null, params);
-    return { ...convTransposeBackward(g, floatTensor(fn, tensors, 'grad_output'), input, weight, bias !== null) };
-  },
-};
+  geometry,
+  forward: convTransposeForward,
+  backward: convTransposeBackward,
+});

@@ -5,6 +5,7 @@ import type { OpSpec } from '../registry.js';
 import { zerosFloat } from '../storage.js';
 import type { FloatTensor } from '../tensor.js';
 import { checkKeywords, floatTensor, optionalFloatTensor, required, sameDtype } from './args.js';
+import { inputWeightBiasArgs, inputWeightBiasGradients } from './weighted_op.js';
 
 export interface LinearGradients {
   grad_input: FloatTensor;
@@ -79,12 +80,10 @@ export function linearBackward(gradOutput: FloatTensor, input: FloatTensor, weig
 export const linearOp: OpSpec = {
   name: 'linear',
   summary: 'Affine map y = x·Wᵀ + b over the last dim, as torch.nn.functional.linear',
-  tensorArgs: [
-    { name: 'input', kind: 'float' },
-    { name: 'weight', kind: 'float' },
-    { name: 'bias', kind: 'float', optional: true },
-  ],
-  gradients: ['grad_input', 'grad_weight', 'grad_bias'],
+  // Not weightedLayerOp: linear checks its (absent) keywords before anything, and its backward
+  // reads grad_output before the bias-less shape check.
+  tensorArgs: inputWeightBiasArgs,
+  gradients: inputWeightBiasGradients,
   plan(shapes, params) {
     checkKeywords('linear', params, []);
     const g = linearGeometry(required('linear', shapes, 'input'), required('linear', shapes, 'weight'), shapes.bias ?? null);
