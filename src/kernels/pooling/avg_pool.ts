@@ -8,20 +8,22 @@
  * The backward gives every in-bounds cell of a window `grad_output / divisor`, accumulating.
  */
 import { check } from '../errors.js';
-import type { OpSpec, Params } from '../registry.js';
+import type { OpSpec } from '../registry.js';
 import { allocate } from '../storage.js';
 import { numel, type FloatArray, type FloatTensor } from '../tensor.js';
 import {
   avgPoolWindows,
   check1d,
   checkDimRange,
+  checkedGeometry,
   checkHasDims,
-  makeDims,
+  from2dView,
+  isPlanePool,
   perDim,
   pool2dShapeCheck,
   pool3dShapeCheck,
-  poolGeometry,
-  poolingOutputSize,
+  poolWork,
+  view2dOf1d,
   type PoolDim,
   type PoolGeometry,
 } from './geometry.js';
@@ -29,7 +31,6 @@ import {
   checkKeywords,
   floatTensor,
   gradOutputFor,
-  inputShape,
   readBool,
   readIntList,
   readIntListOr,
@@ -39,6 +40,7 @@ import {
   roundingOf,
   type Options,
 } from './pool_args.js';
+import { floatPoolOp } from './pool_op.js';
 import { pool2d, windowSums, type Divisors } from './pool_simd.js';
 
 export interface AvgPoolOptions {
@@ -99,10 +101,7 @@ function avgPool2dPlan(shape: readonly number[], args: AvgPoolArgs): AvgPoolPlan
   check(args.divisorOverride !== 0, 'divisor must be not zero');
   checkHasDims(shape, 3);
 
-  const sizes = shape.slice(-2);
-  const outs = sizes.map((size, i) => poolingOutputSize(size, kernel[i], padding[i], stride[i], 1, args.ceilMode));
-  pool2dShapeCheck(shape, kernel, stride, [1, 1], outs);
-  const geometry = poolGeometry(shape, makeDims(sizes, outs, kernel, stride, padding, [1, 1]));
+  const geometry = checkedGeometry(shape, kernel, stride, padding, [1, 1], args.ceilMode, (outs) => pool2dShapeCheck(shape, kernel, stride, [1, 1], outs));
   return { geometry, countIncludePad: args.countIncludePad, divisorOverride: args.divisorOverride };
 }
 
@@ -120,10 +119,9 @@ function avgPool3dPlan(shape: readonly number[], args: AvgPoolArgs): AvgPoolPlan
   check(shape.length === 4 || shape.length === 5, 'non-empty 4D or 5D (batch mode) tensor expected for input');
   check(args.divisorOverride !== 0, 'divisor must be not zero');
 
-  const sizes = shape.slice(-3);
-  const outs = sizes.map((size, i) => poolingOutputSize(size, kernel[i], padding[i], stride[i], 1, args.ceilMode));
-  pool3dShapeCheck(shape, 'avg_pool3d()', kernel, stride, [1, 1, 1], outs, true);
-  const geometry = poolGeometry(shape, makeDims(sizes, outs, kernel, stride, padding, [1, 1, 1]));
+  const geometry = checkedGeometry(shape, kernel, stride, padding, [1, 1, 1], args.ceilMode, (outs) =>
+    pool3dShapeCheck(shape, 'avg_pool3d()', kernel, stride, [1, 1, 1], outs, true),
+  );
   return { geometry, countIncludePad: args.countIncludePad, divisorOverride: args.divisorOverride };
 }
 
@@ -134,8 +132,7 @@ function avgPool1dPlan(shape: readonly number[], args: AvgPoolArgs): AvgPoolPlan
   check1d('avg_pool1d', 'kernel_size', args.kernel);
   check1d('avg_pool1d', 'stride', stride);
   check1d('avg_pool1d', 'padding', args.padding);
-  const view = [...shape.slice(0, -1), 1, shape[shape.length - 1]];
-  const plan = avgPool2dPlan(view, {
+  const plan = avgPool2dPlan(view2dOf1d(shape), {
     kernel: [1, args.kernel[0]],
     stride: [1, stride[0]],
     padding: [0, args.padding[0]],
@@ -143,8 +140,7 @@ function avgPool1dPlan(shape: readonly number[], args: AvgPoolArgs): AvgPoolPlan
     countIncludePad: args.countIncludePad,
     divisorOverride: null,
   });
-  const outputShape = plan.geometry.outputShape.filter((_, i) => i !== view.length - 2);
-  return { ...plan, geometry: { ...plan.geometry, outputShape } };
+  return { ...plan, geometry: from2dView(plan.geometry) };
 }
 
 /** Checks an avg pool's arguments against an input shape (no data needed). */
@@ -164,16 +160,11 @@ export function planAvgPool(fn: AvgPoolName, shape: readonly number[], args: Avg
  * the rest to the loop that handles every rank and dtype.
  */
 export function avgPoolForward(input: FloatArray, plan: AvgPoolPlan, output: FloatArray): void {
-  if (input instanceof Float32Array && output instanceof Float32Array && is2d(plan.geometry)) {
+  if (input instanceof Float32Array && output instanceof Float32Array && isPlanePool(plan.geometry)) {
     avgPool2dFloat32(input, plan, output);
   } else {
     avgPoolForwardAnyRank(input, plan, output);
   }
-}
-
-/** A pool over (H, W) planes: unit depth, so a 1d pool on its 2d view qualifies too. */
-function is2d(g: PoolGeometry): boolean {
-  return g.depth.size === 1 && g.depth.kernel === 1 && g.depth.out === 1;
 }
 
 /**
@@ -268,14 +259,17 @@ export function avgPoolBackward(gradOutput: FloatArray, plan: AvgPoolPlan, gradI
   const gathered =
     gradOutput instanceof Float32Array &&
     gradInput instanceof Float32Array &&
-    is2d(g) &&
+    isPlanePool(g) &&
     g.height.stride === 1 &&
     g.width.stride === 1 &&
     avgPoolBackward2dGather(gradOutput, plan, gradInput);
   if (!gathered) avgPoolBackwardScatter(gradOutput, plan, gradInput);
 }
 
-/** The backward loop: each window adds `grad_output / divisor`, rounded to the dtype, to its cells. */
+/**
+ * The backward loop: each window adds `grad_output / divisor`, rounded to the dtype, to its cells.
+ * Its loop nest is max_pool's on purpose: a shared walker would call a closure per window in the hot loop.
+ */
 function avgPoolBackwardScatter(gradOutput: FloatArray, plan: AvgPoolPlan, gradInput: FloatArray): void {
   const g = plan.geometry;
   const depth = avgPoolWindows(g.depth);
@@ -341,8 +335,7 @@ function gatherDim(dim: PoolDim): PoolDim {
 }
 
 export function avgPoolWork(plan: AvgPoolPlan): number {
-  const g = plan.geometry;
-  return numel(g.outputShape) * g.depth.kernel * g.height.kernel * g.width.kernel;
+  return poolWork(plan.geometry);
 }
 
 function avgPool(fn: AvgPoolName, input: FloatTensor, options: AvgPoolOptions): FloatTensor {
@@ -389,24 +382,16 @@ export function avgPool3dBackward(gradOutput: FloatTensor, input: FloatTensor, o
 }
 
 function avgPoolOp(fn: AvgPoolName, dims: string): OpSpec {
-  const options = (params: Params) => params as unknown as AvgPoolOptions;
-  return {
+  return floatPoolOp({
     name: fn,
     summary: `${dims} average pooling (torch.nn.functional.${fn})`,
-    tensorArgs: [{ name: 'input', kind: 'float' }],
-    gradients: ['grad_input'],
-    plan(shapes, params) {
-      const plan = planAvgPool(fn, inputShape(fn, shapes), readAvgPoolArgs(fn, params));
-      return { outputs: { output: plan.geometry.outputShape }, work: avgPoolWork(plan) };
+    plan(shape, params) {
+      const plan = planAvgPool(fn, shape, readAvgPoolArgs(fn, params));
+      return { outputShape: plan.geometry.outputShape, work: avgPoolWork(plan) };
     },
-    forward(tensors, params) {
-      return { output: avgPool(fn, tensors['input'] as FloatTensor, options(params)) };
-    },
-    backward(tensors, params) {
-      const gradOutput = tensors['grad_output'] as FloatTensor;
-      return { grad_input: avgPoolGrad(fn, gradOutput, tensors['input'] as FloatTensor, options(params)) };
-    },
-  };
+    forward: (input, params) => avgPool(fn, input, params as unknown as AvgPoolOptions),
+    backward: (gradOutput, input, params) => avgPoolGrad(fn, gradOutput, input, params as unknown as AvgPoolOptions),
+  });
 }
 
 export const avgPoolOps: OpSpec[] = [

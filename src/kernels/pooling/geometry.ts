@@ -6,6 +6,7 @@
  * and H, the way ATen runs 1d pools as 2d ones, so the window rules exist once.
  */
 import { check, formatSizes, KernelArgumentError } from '../errors.js';
+import { numel } from '../tensor.js';
 
 /** One spatial dimension of a pool: the input extent, the output extent and the window arithmetic. */
 export interface PoolDim {
@@ -257,4 +258,44 @@ export function interiorRange(dim: PoolDim): { first: number; end: number } {
   let end = out;
   while (end > first && (end - 1) * stride - padding + span > size) end--;
   return { first, end };
+}
+
+/**
+ * The windows of a pool over the last `kernel.length` dims of `shape` once its arguments are
+ * checked: the output sizes, `shapeCheck` on them (the rank's Pool.h check), then the geometry.
+ */
+export function checkedGeometry(
+  shape: readonly number[],
+  kernel: readonly number[],
+  stride: readonly number[],
+  padding: readonly number[],
+  dilation: readonly number[],
+  ceilMode: boolean,
+  shapeCheck: (outs: readonly number[]) => void,
+): PoolGeometry {
+  const sizes = shape.slice(-kernel.length);
+  const outs = sizes.map((size, i) => poolingOutputSize(size, kernel[i], padding[i], stride[i], dilation[i], ceilMode));
+  shapeCheck(outs);
+  return poolGeometry(shape, makeDims(sizes, outs, kernel, stride, padding, dilation));
+}
+
+/** The (..., 1, L) view of a (..., L) input on which ATen runs a 1d pool as a 2d one. */
+export function view2dOf1d(shape: readonly number[]): number[] {
+  return [...shape.slice(0, -1), 1, shape[shape.length - 1]!];
+}
+
+/** The 1d result shape of a geometry computed on view2dOf1d: the view's unit dim removed. */
+export function from2dView(geometry: PoolGeometry): PoolGeometry {
+  const unitDim = geometry.outputShape.length - 2;
+  return { ...geometry, outputShape: geometry.outputShape.filter((_, i) => i !== unitDim) };
+}
+
+/** Whether the pool runs over (H, W) planes: unit depth, so a 1d pool on its 2d view is one too. */
+export function isPlanePool(g: PoolGeometry): boolean {
+  return g.depth.size === 1 && g.depth.kernel === 1 && g.depth.out === 1;
+}
+
+/** A pool's estimated work: every output reads a whole window. */
+export function poolWork(g: PoolGeometry): number {
+  return numel(g.outputShape) * g.depth.kernel * g.height.kernel * g.width.kernel;
 }

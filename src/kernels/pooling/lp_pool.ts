@@ -9,7 +9,7 @@
  * by the full K. Each step rounds to the input's precision, as PyTorch's float32 ops do, and the
  * backward follows autograd through the same steps.
  */
-import type { OpSpec, Params } from '../registry.js';
+import type { OpSpec } from '../registry.js';
 import { allocate } from '../storage.js';
 import { KernelArgumentError } from '../errors.js';
 import { numel, type FloatArray, type FloatTensor } from '../tensor.js';
@@ -19,7 +19,6 @@ import {
   dtypeOf,
   floatTensor,
   gradOutputFor,
-  inputShape,
   readBool,
   readIntList,
   readNumber,
@@ -29,6 +28,7 @@ import {
   typeError,
   type Options,
 } from './pool_args.js';
+import { floatPoolOp } from './pool_op.js';
 
 export interface LpPoolOptions {
   norm_type: number;
@@ -180,24 +180,16 @@ export function lpPool2dBackward(gradOutput: FloatTensor, input: FloatTensor, op
 }
 
 function lpPoolOp(fn: LpPoolName, dims: string): OpSpec {
-  const options = (params: Params) => params as unknown as LpPoolOptions;
-  return {
+  return floatPoolOp({
     name: fn,
     summary: `${dims} power-average (LP) pooling (torch.nn.functional.${fn})`,
-    tensorArgs: [{ name: 'input', kind: 'float' }],
-    gradients: ['grad_input'],
-    plan(shapes, params) {
-      const plan = planLpPool(fn, inputShape(fn, shapes), params);
-      return { outputs: { output: plan.avg.geometry.outputShape }, work: avgPoolWork(plan.avg) };
+    plan(shape, params) {
+      const plan = planLpPool(fn, shape, params);
+      return { outputShape: plan.avg.geometry.outputShape, work: avgPoolWork(plan.avg) };
     },
-    forward(tensors, params) {
-      return { output: lpPool(fn, tensors['input'] as FloatTensor, options(params)) };
-    },
-    backward(tensors, params) {
-      const gradOutput = tensors['grad_output'] as FloatTensor;
-      return { grad_input: lpPoolGrad(fn, gradOutput, tensors['input'] as FloatTensor, options(params)) };
-    },
-  };
+    forward: (input, params) => lpPool(fn, input, params as unknown as LpPoolOptions),
+    backward: (gradOutput, input, params) => lpPoolGrad(fn, gradOutput, input, params as unknown as LpPoolOptions),
+  });
 }
 
 export const lpPoolOps: OpSpec[] = [lpPoolOp('lp_pool1d', '1d'), lpPoolOp('lp_pool2d', '2d')];

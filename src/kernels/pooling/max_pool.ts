@@ -14,14 +14,18 @@ import {
   cDiv,
   check1d,
   checkDimRange,
+  checkedGeometry,
+  from2dView,
   interiorRange,
-  makeDims,
+  isPlanePool,
   maxPoolWindows,
   perDim,
   pool2dShapeCheck,
   pool3dShapeCheck,
   poolGeometry,
   poolingOutputSize,
+  poolWork,
+  view2dOf1d,
   type PoolGeometry,
 } from './geometry.js';
 import {
@@ -87,10 +91,7 @@ function maxPool2dGeometry(shape: readonly number[], args: MaxPoolArgs): PoolGeo
   const dilation = perDim(args.dilation, 2);
   check(shape.length === 3 || shape.length === 4, 'non-empty 3D or 4D (batch mode) tensor expected for input');
 
-  const sizes = shape.slice(-2);
-  const outs = sizes.map((size, i) => poolingOutputSize(size, kernel[i], padding[i], stride[i], dilation[i], args.ceilMode));
-  pool2dShapeCheck(shape, kernel, stride, dilation, outs);
-  return poolGeometry(shape, makeDims(sizes, outs, kernel, stride, padding, dilation));
+  return checkedGeometry(shape, kernel, stride, padding, dilation, args.ceilMode, (outs) => pool2dShapeCheck(shape, kernel, stride, dilation, outs));
 }
 
 /** max_pool3d_with_indices' checks, in ATen's order, on a 4-d (C, D, H, W) or 5-d input. */
@@ -108,10 +109,9 @@ function maxPool3dGeometry(shape: readonly number[], args: MaxPoolArgs): PoolGeo
   const dilation = perDim(args.dilation, 3);
   check(shape.length === 4 || shape.length === 5, 'non-empty 4D or 5D (batch mode) tensor expected for input');
 
-  const sizes = shape.slice(-3);
-  const outs = sizes.map((size, i) => poolingOutputSize(size, kernel[i], padding[i], stride[i], dilation[i], args.ceilMode));
-  pool3dShapeCheck(shape, 'max_pool3d_with_indices_out_cpu_template()', kernel, stride, dilation, outs, false);
-  return poolGeometry(shape, makeDims(sizes, outs, kernel, stride, padding, dilation));
+  return checkedGeometry(shape, kernel, stride, padding, dilation, args.ceilMode, (outs) =>
+    pool3dShapeCheck(shape, 'max_pool3d_with_indices_out_cpu_template()', kernel, stride, dilation, outs, false),
+  );
 }
 
 /**
@@ -126,8 +126,7 @@ function maxPool1dIndicesGeometry(shape: readonly number[], args: MaxPoolArgs): 
   check1d('max_pool1d', 'stride', stride);
   check1d('max_pool1d', 'padding', args.padding);
   check1d('max_pool1d', 'dilation', args.dilation);
-  const view = [...shape.slice(0, -1), 1, shape[shape.length - 1]];
-  const geometry = maxPool2dGeometry(view, {
+  const geometry = maxPool2dGeometry(view2dOf1d(shape), {
     kernel: [1, args.kernel[0]],
     stride: [1, stride[0]],
     padding: [0, args.padding[0]],
@@ -135,7 +134,7 @@ function maxPool1dIndicesGeometry(shape: readonly number[], args: MaxPoolArgs): 
     ceilMode: args.ceilMode,
     returnIndices: true,
   });
-  return { ...geometry, outputShape: geometry.outputShape.filter((_, i) => i !== view.length - 2) };
+  return from2dView(geometry);
 }
 
 /**
@@ -207,9 +206,9 @@ function maxPoolForward(input: FloatArray, g: PoolGeometry, output: FloatArray, 
   }
 }
 
-/** A pool over (H, W) planes with no dilation: unit depth, so a 1d pool on its 2d view qualifies too. */
+/** A pool over (H, W) planes (1d pools on their 2d view included) with no dilation. */
 function isUndilated2d(g: PoolGeometry): boolean {
-  return g.depth.size === 1 && g.depth.kernel === 1 && g.depth.out === 1 && g.height.dilation === 1 && g.width.dilation === 1;
+  return isPlanePool(g) && g.height.dilation === 1 && g.width.dilation === 1;
 }
 
 /**
@@ -332,10 +331,6 @@ function faultInPages(data: FloatArray): void {
   for (let i = 0; i < data.length; i += step) data[i] = 0;
 }
 
-function workOf(g: PoolGeometry): number {
-  return numel(g.outputShape) * g.depth.kernel * g.height.kernel * g.width.kernel;
-}
-
 /**
  * Runs a forward. The indices are always returned (a backward needs them); `return_indices` only
  * decides which checks apply to max_pool1d and what the registry op reports.
@@ -417,7 +412,7 @@ function maxPoolOp(fn: MaxPoolName, dims: string): OpSpec {
       const g = maxPoolGeometry(fn, inputShape(fn, shapes), args, false);
       const outputs: Record<string, readonly number[]> = { output: g.outputShape };
       if (args.returnIndices) outputs['indices'] = g.outputShape;
-      return { outputs, work: workOf(g) };
+      return { outputs, work: poolWork(g) };
     },
     forward(tensors, params) {
       const { output, indices } = maxPool(fn, tensors['input'] as FloatTensor, options(params));
