@@ -23,9 +23,10 @@ import {
   adaptiveWindows,
   check1dOutputSize,
   check1dRank,
+  checkGradOutputNonEmpty,
   checkNonEmpty,
   readOutputSize,
-  windowBounds,
+  windowTables,
   windowWork,
 } from './adaptive_geometry.js';
 
@@ -95,12 +96,9 @@ export function planAdaptiveAvgPool(dims: PoolDims, inputShape: readonly number[
 function poolForward(x: FloatArray, out: FloatArray, w: AdaptiveWindows, f32: boolean): void {
   // An empty result reads no window; its other sizes may be huge (output_size (0, 2**31)).
   if (out.length === 0) return;
-  const [inD, inH, inW] = w.inSize;
+  const [, inH, inW] = w.inSize;
   const [outD, outH, outW] = w.outSize;
-  const d = windowBounds(inD, outD);
-  const h = windowBounds(inH, outH);
-  const wb = windowBounds(inW, outW);
-  const inPlane = inD * inH * inW;
+  const { depth: d, rows: h, cols: wb, inPlane } = windowTables(w);
   let o = 0;
   for (let p = 0; p < w.planes; p++) {
     const base = p * inPlane;
@@ -134,12 +132,9 @@ function poolForward(x: FloatArray, out: FloatArray, w: AdaptiveWindows, f32: bo
 function poolBackward(g: FloatArray, gradInput: FloatArray, w: AdaptiveWindows, f32: boolean): void {
   // An empty result reads no window; its other sizes may be huge (output_size (0, 2**31)).
   if (g.length === 0) return;
-  const [inD, inH, inW] = w.inSize;
+  const [, inH, inW] = w.inSize;
   const [outD, outH, outW] = w.outSize;
-  const d = windowBounds(inD, outD);
-  const h = windowBounds(inH, outH);
-  const wb = windowBounds(inW, outW);
-  const inPlane = inD * inH * inW;
+  const { depth: d, rows: h, cols: wb, inPlane } = windowTables(w);
   let o = 0;
   for (let p = 0; p < w.planes; p++) {
     const base = p * inPlane;
@@ -193,9 +188,7 @@ function adaptiveAvgPoolBackward(dims: PoolDims, gradOutput: FloatTensor, input:
   if (plan.kind === 'mean') return meanBackward(gradOutput, input, { dim: plan.dims, keepdim: true });
   const { windows } = plan;
   checkGradOutput(gradOutput, input, windows.outputShape);
-  // ATen's backward checks its grad_output as the pooling saw it (1d as the (..., 1, L) view).
-  const seen = dims === 1 ? [...gradOutput.shape.slice(0, -1), 1, gradOutput.shape[gradOutput.shape.length - 1]!] : gradOutput.shape;
-  checkNonEmpty(`adaptive_avg_pool${dims === 3 ? 3 : 2}d_backward()`, seen, 1, 'grad_output');
+  checkGradOutputNonEmpty('avg', dims, gradOutput.shape);
   const gradInput = allocate(input.dtype, input.data.length);
   poolBackward(gradOutput.data, gradInput, windows, input.dtype === 'float32');
   return { shape: [...input.shape], dtype: input.dtype, data: gradInput };

@@ -125,3 +125,31 @@ export function windowCells(inSize: number, outSize: number): number {
 export function windowWork(w: AdaptiveWindows): number {
   return w.planes * windowCells(w.inSize[0], w.outSize[0]) * windowCells(w.inSize[1], w.outSize[1]) * windowCells(w.inSize[2], w.outSize[2]);
 }
+
+/** What the loops over (plane, od, oh, ow) read: the window bounds of each dim and the input plane. */
+export interface WindowTables {
+  readonly depth: { start: Int32Array; end: Int32Array };
+  readonly rows: { start: Int32Array; end: Int32Array };
+  readonly cols: { start: Int32Array; end: Int32Array };
+  readonly inPlane: number;
+}
+
+export function windowTables(w: AdaptiveWindows): WindowTables {
+  const [inD, inH, inW] = w.inSize;
+  const [outD, outH, outW] = w.outSize;
+  return {
+    depth: windowBounds(inD, outD),
+    rows: windowBounds(inH, outH),
+    cols: windowBounds(inW, outW),
+    inPlane: inD * inH * inW,
+  };
+}
+
+/**
+ * The backward's check of grad_output as ATen's pooling saw it: 1d pools ran on the (..., 1, L)
+ * view and report the 2d function.
+ */
+export function checkGradOutputNonEmpty(kind: 'avg' | 'max', dims: PoolDims, gradOutputShape: readonly number[]): void {
+  const seen = dims === 1 ? [...gradOutputShape.slice(0, -1), 1, gradOutputShape[gradOutputShape.length - 1]!] : gradOutputShape;
+  checkNonEmpty(`adaptive_${kind}_pool${dims === 3 ? 3 : 2}d_backward()`, seen, 1, 'grad_output');
+}

@@ -20,10 +20,11 @@ import {
   adaptiveWindows,
   check1dOutputSize,
   check1dRank,
+  checkGradOutputNonEmpty,
   checkNonEmpty,
   checkOutputShape,
   readOutputSize,
-  windowBounds,
+  windowTables,
   windowWork,
 } from './adaptive_geometry.js';
 
@@ -53,15 +54,13 @@ export function planAdaptiveMaxPool(dims: PoolDims, inputShape: readonly number[
   return windows;
 }
 
+// The loop nest is adaptive_avg_pool's on purpose: a shared walker would call a closure per window in the hot loop.
 function poolForward(x: FloatArray, out: FloatArray, indices: Int32Array, w: AdaptiveWindows): void {
   // An empty result reads no window; its other sizes may be huge (output_size (0, 2**31)).
   if (out.length === 0) return;
-  const [inD, inH, inW] = w.inSize;
+  const [, inH, inW] = w.inSize;
   const [outD, outH, outW] = w.outSize;
-  const d = windowBounds(inD, outD);
-  const h = windowBounds(inH, outH);
-  const wb = windowBounds(inW, outW);
-  const inPlane = inD * inH * inW;
+  const { depth: d, rows: h, cols: wb, inPlane } = windowTables(w);
   let o = 0;
   for (let p = 0; p < w.planes; p++) {
     const base = p * inPlane;
@@ -118,9 +117,7 @@ function adaptiveMaxPoolBackward(dims: PoolDims, gradOutput: FloatTensor, input:
     indices.shape.length === gradOutput.shape.length && indices.shape.every((d, i) => d === gradOutput.shape[i]),
     () => `${fn}(): expected indices of shape ${formatSizes(gradOutput.shape)}, but got ${formatSizes(indices.shape)}`,
   );
-  // ATen's backward checks its grad_output as the pooling saw it (1d as the (..., 1, L) view).
-  const seen = dims === 1 ? [...gradOutput.shape.slice(0, -1), 1, gradOutput.shape[gradOutput.shape.length - 1]!] : gradOutput.shape;
-  checkNonEmpty(`adaptive_max_pool${dims === 3 ? 3 : 2}d_backward()`, seen, 1, 'grad_output');
+  checkGradOutputNonEmpty('max', dims, gradOutput.shape);
   const [inD, inH, inW] = windows.inSize;
   const inPlane = inD * inH * inW;
   const outPlane = windows.outSize[0] * windows.outSize[1] * windows.outSize[2];
