@@ -208,6 +208,7 @@ function smallGemm(
  * lines, k-major within a panel:
  *   out[outOff + p*width*kc + k*width + r] = src[off + (p*width + r)*lineStride + k*kStride].
  * The last panel is padded with zeros so the micro-kernel never needs a bounds test.
+ * The unrolled branches repeat one another on purpose: each is the plain loop for one common layout.
  */
 function packPanels(
   src: FloatArray,

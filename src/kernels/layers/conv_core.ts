@@ -397,7 +397,10 @@ export function im2col(src: FloatArray, srcOff: number, channels: number, m: Win
   }
 }
 
-/** The adjoint of im2col: adds every column entry back onto its image tap (padding taps dropped). */
+/**
+ * The adjoint of im2col: adds every column entry back onto its image tap (padding taps dropped).
+ * It walks the taps as im2col does, in its own loop nest so that the inner loops stay plain copies.
+ */
 export function col2im(cols: FloatArray, channels: number, m: WindowMap, dst: FloatArray, dstOff: number): void {
   const { imageH, imageW, posH, posW, sH, sW } = m;
   const plane = imageH * imageW;
