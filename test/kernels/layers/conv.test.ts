@@ -3,22 +3,14 @@ import { describe, it } from 'vitest';
 import { conv1d, conv1dBackward } from '../../../src/kernels/layers/conv1d.js';
 import { conv2d, conv2dBackward } from '../../../src/kernels/layers/conv2d.js';
 import { convTranspose2d, convTranspose2dBackward } from '../../../src/kernels/layers/conv_transpose2d.js';
-import type { FloatTensor, Tensor } from '../../../src/kernels/tensor.js';
-import { decodeF32, expectClose, expectExact, loadGolden, type EncodedTensor, type GoldenCase } from '../../helpers/golden.js';
+import { loadGolden } from '../../helpers/golden.js';
+import { expectMatch, f32 } from '../../helpers/golden-cases.js';
 
 const ops = {
   conv1d: { forward: conv1d, backward: conv1dBackward },
   conv2d: { forward: conv2d, backward: conv2dBackward },
   conv_transpose2d: { forward: convTranspose2d, backward: convTranspose2dBackward },
 } as const;
-
-const f32 = (t: unknown) => decodeF32(t as EncodedTensor) as FloatTensor;
-
-/** Integer data with quarter-step gradients sums exactly in float32: those cases must match bit for bit. */
-function expectMatch(c: GoldenCase, actual: Tensor | undefined, expected: unknown) {
-  if (c.data_kind === 'int') expectExact(actual, expected as EncodedTensor);
-  else expectClose(actual, expected as EncodedTensor, 1e-5, 1e-4);
-}
 
 describe('conv golden cases (PyTorch 1.13.1)', () => {
   for (const c of loadGolden('conv.json').cases) {

@@ -5,24 +5,8 @@ import { crossEntropy, crossEntropyBackward } from '../../../src/kernels/layers/
 import { linear, linearBackward } from '../../../src/kernels/layers/linear.js';
 import { relu, reluBackward } from '../../../src/kernels/layers/relu.js';
 import { logSoftmax, logSoftmaxBackward, softmax, softmaxBackward } from '../../../src/kernels/layers/softmax.js';
-import type { FloatTensor, IntTensor, Tensor } from '../../../src/kernels/tensor.js';
-import {
-  decodeF32,
-  decodeInt,
-  expectClose,
-  expectExact,
-  loadGolden,
-  type EncodedTensor,
-  type GoldenCase,
-} from '../../helpers/golden.js';
-
-const f32 = (t: unknown) => decodeF32(t as EncodedTensor) as FloatTensor;
-const int = (t: unknown) => decodeInt(t as EncodedTensor) as IntTensor;
-
-function expectMatch(c: GoldenCase, actual: Tensor | undefined, expected: unknown) {
-  if (c.data_kind === 'int') expectExact(actual, expected as EncodedTensor);
-  else expectClose(actual, expected as EncodedTensor, 1e-5, 1e-4);
-}
+import { expectClose, expectExact, loadGolden, type EncodedTensor, type GoldenCase } from '../../helpers/golden.js';
+import { expectMatch, f32, int } from '../../helpers/golden-cases.js';
 
 type Check = (c: GoldenCase) => void;
 

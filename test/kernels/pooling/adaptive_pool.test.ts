@@ -13,6 +13,7 @@ import {
   type EncodedTensor,
   type GoldenCase,
 } from '../../helpers/golden.js';
+import { expectRejection, zerosF32 } from '../../helpers/golden-cases.js';
 
 type Forward = (input: FloatTensor, opts: never) => FloatTensor | { output: FloatTensor; indices: IntTensor };
 type AvgBackward = (grad: FloatTensor, input: FloatTensor, opts: never) => FloatTensor;
@@ -97,18 +98,6 @@ describe('adaptive pooling: PyTorch 1.13.1 golden cases', () => {
   });
 });
 
-function expectRejection(fn: () => unknown, pythonType: string, message: string) {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, 'expected an error').toBeInstanceOf(KernelArgumentError);
-  expect((error as KernelArgumentError).pythonType).toBe(pythonType);
-  expect((error as Error).message).toBe(message);
-}
-
 describe('adaptive pooling: errors.json', () => {
   const errorCases = loadGolden('errors.json').cases.filter((c) => c.fn.startsWith('adaptive_'));
 
@@ -121,14 +110,14 @@ describe('adaptive pooling: errors.json', () => {
     it(`${c.id}: ${c.error}`, () => {
       const op = getOp(c.fn)!;
       expectRejection(() => op.plan({ input: shape }, c.params), c.error as string, c.message as string);
-      const input: FloatTensor = { shape, dtype: 'float32', data: new Float32Array(shape.reduce((a, b) => a * b, 1)) };
+      const input = zerosF32(shape);
       expectRejection(() => op.forward({ input }, c.params), c.error as string, c.message as string);
     });
   }
 });
 
 describe('adaptive pooling: arguments', () => {
-  const x = (shape: number[]): FloatTensor => ({ shape, dtype: 'float32', data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+  const x = zerosF32;
 
   it('a tuple longer than the input has dims is a ValueError (from _list_with_default)', () => {
     expectRejection(() => adaptive.adaptiveAvgPool2d(x([8, 8]), { output_size: [2, 2] }), 'ValueError', 'Input dimension should be at least 3');

@@ -8,7 +8,8 @@ import {
 } from '../../../src/kernels/pooling/lp_pool.js';
 import { getOp } from '../../../src/kernels/registry.js';
 import type { FloatTensor } from '../../../src/kernels/tensor.js';
-import { decodeF32, decodeF64, expectClose, loadGolden, type GoldenCase } from '../../helpers/golden.js';
+import { expectClose, loadGolden } from '../../helpers/golden.js';
+import { f32, f64 } from '../../helpers/golden-cases.js';
 
 type Forward = (input: FloatTensor, opts: LpPoolOptions) => FloatTensor;
 type Backward = (gradOutput: FloatTensor, input: FloatTensor, opts: LpPoolOptions) => FloatTensor;
@@ -19,9 +20,6 @@ const typed: Record<string, [Forward, Backward]> = {
 };
 
 const cases = loadGolden('lp_pool.json').cases;
-
-const f32 = (t: GoldenCase['input']) => decodeF32(t!) as FloatTensor;
-const f64 = (t: GoldenCase['input']) => decodeF64(t!) as FloatTensor;
 
 // PyTorch computes pow with a vectorised (SLEEF) pow that is within an ulp of the correctly rounded
 // result, not equal to it; every other step is reproduced exactly, so agreement is to a few ulp.

@@ -10,7 +10,8 @@ import {
 } from '../../../src/kernels/pooling/max_pool.js';
 import { getOp } from '../../../src/kernels/registry.js';
 import type { FloatTensor, IntTensor } from '../../../src/kernels/tensor.js';
-import { decodeF32, decodeF64, expectClose, expectExact, loadGolden, type GoldenCase } from '../../helpers/golden.js';
+import { expectClose, expectExact, loadGolden, type GoldenCase } from '../../helpers/golden.js';
+import { f32, f64 } from '../../helpers/golden-cases.js';
 import { FLOAT64_ATOL, FLOAT64_RTOL } from './tolerances.js';
 
 type Forward = (input: FloatTensor, opts: MaxPoolOptions) => { output: FloatTensor; indices?: IntTensor };
@@ -26,9 +27,6 @@ const cases: GoldenCase[] = [
   ...loadGolden('max_pool.json').cases,
   ...loadGolden('seed_example.json').cases.filter((c) => c.fn.startsWith('max_pool')),
 ];
-
-const f32 = (t: GoldenCase['input']) => decodeF32(t!) as FloatTensor;
-const f64 = (t: GoldenCase['input']) => decodeF64(t!) as FloatTensor;
 
 describe('max pooling matches PyTorch 1.13.1 bit for bit (float32)', () => {
   for (const c of cases) {

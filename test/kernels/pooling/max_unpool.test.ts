@@ -5,6 +5,7 @@ import * as unpool from '../../../src/kernels/pooling/max_unpool.js';
 import { getOp } from '../../../src/kernels/registry.js';
 import type { FloatTensor, IntTensor, Tensor } from '../../../src/kernels/tensor.js';
 import { decodeF32, decodeF64, decodeInt, expectClose, expectExact, loadGolden, type EncodedTensor } from '../../helpers/golden.js';
+import { expectRejection, zerosF32 } from '../../helpers/golden-cases.js';
 
 type Forward = (input: FloatTensor, indices: IntTensor, opts: never) => FloatTensor;
 type Backward = (grad: FloatTensor, input: FloatTensor, indices: IntTensor, opts: never) => FloatTensor;
@@ -58,22 +59,6 @@ describe('max unpooling: PyTorch 1.13.1 golden cases', () => {
   }
 });
 
-function zeros(shape: number[]): FloatTensor {
-  return { shape, dtype: 'float32', data: new Float32Array(shape.reduce((a, b) => a * b, 1)) };
-}
-
-function expectRejection(fn: () => unknown, pythonType: string, message: string) {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, 'expected an error').toBeInstanceOf(KernelArgumentError);
-  expect((error as KernelArgumentError).pythonType).toBe(pythonType);
-  expect((error as Error).message).toBe(message);
-}
-
 describe('max unpooling: errors.json', () => {
   const errorCases = loadGolden('errors.json').cases.filter((c) => c.fn.startsWith('max_unpool'));
 
@@ -86,7 +71,7 @@ describe('max unpooling: errors.json', () => {
     const indices = decodeInt(c.indices as EncodedTensor);
     it(`${c.id}: ${c.error}`, () => {
       const op = getOp(c.fn)!;
-      const input = zeros(shape);
+      const input = zerosF32(shape);
       const message = c.message as string;
       if (message.startsWith('Found an invalid max index')) {
         // Needs the index values: plan() accepts the call, forward() rejects it.
@@ -116,7 +101,7 @@ describe('max unpooling: arguments', () => {
   });
 
   it('zero-size outputs skip the index check, as ATen skips the kernel', () => {
-    const input = zeros([0, 1, 2, 2]);
+    const input = zerosF32([0, 1, 2, 2]);
     expect(unpool.maxUnpool2d(input, idx([0, 1, 2, 2]), { kernel_size: 2 }).shape).toEqual([0, 1, 4, 4]);
   });
 
@@ -139,8 +124,8 @@ describe('max unpooling: arguments', () => {
   });
 
   it('backward rejects a gradient of the wrong shape', () => {
-    const input = zeros([1, 1, 2, 2]);
-    expect(() => unpool.maxUnpool2dBackward(zeros([1, 1, 3, 3]), input, idx([1, 1, 2, 2]), { kernel_size: 2 })).toThrow(KernelArgumentError);
+    const input = zerosF32([1, 1, 2, 2]);
+    expect(() => unpool.maxUnpool2dBackward(zerosF32([1, 1, 3, 3]), input, idx([1, 1, 2, 2]), { kernel_size: 2 })).toThrow(KernelArgumentError);
   });
 });
 
