@@ -268,7 +268,7 @@ export function avgPoolBackward(gradOutput: FloatArray, plan: AvgPoolPlan, gradI
 
 /**
  * The backward loop: each window adds `grad_output / divisor`, rounded to the dtype, to its cells.
- * Its loop nest is max_pool's on purpose: a shared walker would call a closure per window in the hot loop.
+ * Its loop nest is the forward's and max_pool's on purpose: a shared walker would call a closure per window in the hot loop.
  */
 function avgPoolBackwardScatter(gradOutput: FloatArray, plan: AvgPoolPlan, gradInput: FloatArray): void {
   const g = plan.geometry;
