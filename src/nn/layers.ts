@@ -4,7 +4,7 @@
  */
 import type { FloatTensor, IntTensor } from '../kernels/tensor.js';
 import { conv1d, conv1dBackward } from '../kernels/layers/conv1d.js';
-import { conv2d, conv2dBackward } from '../kernels/layers/conv2d.js';
+import { conv2d, conv2dBackward, conv2dWeightBackward } from '../kernels/layers/conv2d.js';
 import { linear, linearBackward } from '../kernels/layers/linear.js';
 import { relu, reluBackward } from '../kernels/layers/relu.js';
 import { flatten } from '../kernels/layers/flatten.js';
@@ -33,8 +33,12 @@ export abstract class Layer {
 
   abstract forward(input: FloatTensor, ctx: ForwardContext): FloatTensor;
 
-  /** Sets the gradients of this layer's parameters and returns the gradient of its input. */
-  abstract backward(gradOutput: FloatTensor): FloatTensor;
+  /**
+   * Sets the gradients of this layer's parameters and returns the gradient of its input.
+   * `inputGradNeeded` is false for the first layer, whose input is data: a layer may then skip
+   * computing it and return null.
+   */
+  abstract backward(gradOutput: FloatTensor, inputGradNeeded?: boolean): FloatTensor | null;
 
   protected missingForward(): never {
     throw new Error(`layer ${this.plan.index} (${this.plan.op}): backward needs a training forward first`);
@@ -46,6 +50,13 @@ export abstract class Layer {
 }
 
 type Conv = (input: FloatTensor, weight: FloatTensor, bias: FloatTensor | null, opts: never) => FloatTensor;
+type ConvWeightBackward = (
+  gradOutput: FloatTensor,
+  input: FloatTensor,
+  weight: FloatTensor,
+  hasBias: boolean,
+  opts: never,
+) => { grad_weight: FloatTensor; grad_bias?: FloatTensor };
 type ConvBackward = (
   gradOutput: FloatTensor,
   input: FloatTensor,
@@ -61,6 +72,7 @@ class ConvLayer extends Layer {
     plan: LayerPlan,
     private readonly conv: Conv,
     private readonly convBackward: ConvBackward,
+    private readonly convWeightBackward: ConvWeightBackward | null = null,
   ) {
     super(plan);
   }
@@ -70,15 +82,17 @@ class ConvLayer extends Layer {
     return this.conv(input, this.param('weight')!.value, this.param('bias')?.value ?? null, this.plan.kernelParams as never);
   }
 
-  backward(gradOutput: FloatTensor): FloatTensor {
+  backward(gradOutput: FloatTensor, inputGradNeeded = true): FloatTensor | null {
     const input = this.input ?? this.missingForward();
     const weight = this.param('weight')!;
     const bias = this.param('bias');
-    const grads = this.convBackward(gradOutput, input, weight.value, bias !== undefined, this.plan.kernelParams as never);
+    const args = [gradOutput, input, weight.value, bias !== undefined, this.plan.kernelParams as never] as const;
+    // A first layer's grad_input (col2im over the whole batch) is a large share of a small model's step.
+    const grads = !inputGradNeeded && this.convWeightBackward ? this.convWeightBackward(...args) : this.convBackward(...args);
     weight.grad = grads.grad_weight;
     if (bias) bias.grad = grads.grad_bias ?? null;
     this.input = null;
-    return grads.grad_input;
+    return 'grad_input' in grads ? (grads.grad_input as FloatTensor) : null;
   }
 }
 
@@ -316,7 +330,12 @@ export function createLayer(plan: LayerPlan, earlier: readonly Layer[]): Layer {
     case 'conv':
       return plan.op === 'conv1d'
         ? new ConvLayer(plan, conv1d as unknown as Conv, conv1dBackward as unknown as ConvBackward)
-        : new ConvLayer(plan, conv2d as unknown as Conv, conv2dBackward as unknown as ConvBackward);
+        : new ConvLayer(
+            plan,
+            conv2d as unknown as Conv,
+            conv2dBackward as unknown as ConvBackward,
+            conv2dWeightBackward as unknown as ConvWeightBackward,
+          );
     case 'linear':
       return new LinearLayer(plan);
     case 'relu':

@@ -91,7 +91,11 @@ export class Network {
   /** Back-propagates the gradient of the output; afterwards every parameter holds its gradient. */
   backward(gradOutput: FloatTensor): void {
     let g = gradOutput;
-    for (let i = this.layers.length - 1; i >= 0; i--) g = this.layers[i]!.backward(g);
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      // Only the first layer is told its input needs no gradient, so only it may answer null.
+      const gradInput = this.layers[i]!.backward(g, i > 0);
+      if (i > 0) g = gradInput!;
+    }
   }
 
   /** Copies of every parameter and buffer by name (state_dict order, parameters first within a layer). */
