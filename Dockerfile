@@ -31,13 +31,15 @@ LABEL org.opencontainers.image.title="convpool" \
       org.opencontainers.image.licenses="MIT"
 
 # All configuration comes from the environment; these are the defaults. The shutdown grace stays
-# below docker stop's default 10 s so a drain finishes before SIGKILL.
+# below docker stop's default 10 s so a drain finishes before SIGKILL. GLIBC_TUNABLES puts large
+# tensors on transparent huge pages where the host allows them (see README, Performance).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
     DATA_DIR=/data \
     LOG_LEVEL=info \
-    SHUTDOWN_GRACE_MS=8000
+    SHUTDOWN_GRACE_MS=8000 \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 
 WORKDIR /app
 COPY package.json ./

@@ -2,10 +2,12 @@
  * The benchmark harness: what a workload is, how it is timed, and how a result is printed.
  *
  * A workload allocates and fills its inputs once in `prepare` (untimed) and returns the call to time.
- * The harness warms the call up, then times it at least `minRuns` times (more for fast calls, until
- * `minTimeMs` of samples are collected) and reports the median.
+ * The harness warms the call up, then takes at least `minRuns` samples (more for fast calls, until
+ * `minTimeMs` of samples are collected) and reports the median time per call. A sample of a fast
+ * call times a block of back-to-back calls, as torch.utils.benchmark does for the PyTorch figures.
  */
 import os from 'node:os';
+import { hugePageStatus } from '../src/services/huge-pages.js';
 import type { FloatTensor, Tensor } from '../src/kernels/tensor.js';
 
 /** The PyTorch 1.13.1 single-thread figure a workload is compared with (a range when it varies). */
@@ -51,6 +53,8 @@ export interface BenchRecord {
   params: Record<string, unknown>;
   threads: number;
   runs: number;
+  /** Back-to-back calls one run (sample) times; its time is divided by this. */
+  calls_per_run: number;
   median_ms: number;
   /** Median CPU time of the process per call (all its threads): close to median_ms on an idle machine. */
   cpu_ms: number;
@@ -66,9 +70,15 @@ export interface MeasureOptions {
   /** Keep sampling until the samples add up to this, so sub-millisecond calls get enough runs. */
   readonly minTimeMs: number;
   readonly maxRuns: number;
+  /**
+   * A sample times back-to-back calls until they take about this long and reports the time per
+   * call, as torch.utils.benchmark's blocked_autorange does; a call longer than this is a sample
+   * on its own. Garbage is collected between samples, never inside one.
+   */
+  readonly blockMs: number;
 }
 
-export const defaultMeasureOptions: MeasureOptions = { warmup: 2, minRuns: 7, minTimeMs: 1000, maxRuns: 500 };
+export const defaultMeasureOptions: MeasureOptions = { warmup: 2, minRuns: 7, minTimeMs: 1000, maxRuns: 500, blockMs: 10 };
 
 export function median(samples: readonly number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -88,20 +98,26 @@ export async function measure(workload: Workload, options: MeasureOptions = defa
   const { run, bytes, flops, images } = prepared;
   prepared = undefined;
 
-  for (let i = 0; i < options.warmup; i++) run();
+  let fastest = Infinity;
+  for (let i = 0; i < options.warmup; i++) {
+    const start = performance.now();
+    run();
+    fastest = Math.min(fastest, performance.now() - start);
+  }
+  const callsPerSample = Number.isFinite(fastest) ? Math.max(1, Math.floor(options.blockMs / Math.max(fastest, 1e-3))) : 1;
 
   const samples: number[] = [];
   const cpuSamples: number[] = [];
   let total = 0;
   while (samples.length < options.minRuns || (total < options.minTimeMs && samples.length < options.maxRuns)) {
-    collectGarbage();
+    if (callsPerSample === 1) collectGarbage();
     const cpuStart = process.cpuUsage();
     const start = performance.now();
-    run();
+    for (let i = 0; i < callsPerSample; i++) run();
     const elapsed = performance.now() - start;
     const cpu = process.cpuUsage(cpuStart);
-    samples.push(elapsed);
-    cpuSamples.push((cpu.user + cpu.system) / 1000);
+    samples.push(elapsed / callsPerSample);
+    cpuSamples.push((cpu.user + cpu.system) / 1000 / callsPerSample);
     total += elapsed;
   }
 
@@ -113,6 +129,7 @@ export async function measure(workload: Workload, options: MeasureOptions = defa
     params: { ...workload.params },
     threads: workload.threads ?? 1,
     runs: samples.length,
+    calls_per_run: callsPerSample,
     median_ms: round(ms, 4),
     cpu_ms: round(median(cpuSamples), 4),
     gbps: round(bytes / (ms * 1e6), 3),
@@ -177,6 +194,8 @@ export interface Machine {
   platform: string;
   /** One-minute load average when the run started: above 1, other processes compete for the cores. */
   load: number;
+  /** Whether large tensors sit on transparent huge pages (see src/services/huge-pages.ts). */
+  hugePages: boolean;
 }
 
 export function machine(): Machine {
@@ -186,11 +205,12 @@ export function machine(): Machine {
     node: process.version,
     platform: `${os.platform()} ${os.arch()}`,
     load: round(os.loadavg()[0] ?? 0, 2),
+    hugePages: hugePageStatus().active,
   };
 }
 
 export function describeMachine(m: Machine = machine()): string {
-  return `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.platform}, load average ${m.load}`;
+  return `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.platform}, load average ${m.load}, ${m.hugePages ? 'transparent huge pages' : '4 KiB pages'} for large tensors`;
 }
 
 /** Shape and keyword arguments as PyTorch would print them: `[32, 64, 112, 112]`, `k=3 s=2 p=1`. */

@@ -68,7 +68,7 @@ async function main(): Promise<number> {
   }
 
   // In --json mode stdout carries only workload lines, so the machine goes to stderr.
-  const header = `convpool bench: ${describeMachine()}; float32 NCHW, 1 thread, median of >= 7 runs after warm-up`;
+  const header = `convpool bench: ${describeMachine()}; float32 NCHW, 1 thread, median of >= 7 samples after warm-up (fast calls timed in blocks of back-to-back calls)`;
   if (values.json) console.error(header);
   else console.log(header);
 

@@ -5,6 +5,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { hugePageStatus } from './services/huge-pages.js';
 
 let config: Config;
 try {
@@ -26,6 +27,10 @@ closeWithGrace({ delay: config.shutdownGraceMs, logger: app.log }, async ({ sign
   else app.log.info({ signal }, 'closing: finishing in-flight requests');
   await app.close();
 });
+
+const hugePages = hugePageStatus();
+if (hugePages.active) app.log.info({ hugePages }, 'large tensors use transparent huge pages');
+else app.log.warn({ hugePages }, 'large tensors use 4 KiB pages: start with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (npm start does) on a host with transparent huge pages');
 
 try {
   await app.listen({ port: config.port, host: config.host });

@@ -20,7 +20,7 @@ import {
 } from '../../bench/pooling.js';
 
 // Tiny and few: these tests check what the harness reports, never how fast anything is.
-const quick: MeasureOptions = { warmup: 1, minRuns: 3, minTimeMs: 0, maxRuns: 3 };
+const quick: MeasureOptions = { warmup: 1, minRuns: 3, minTimeMs: 0, maxRuns: 3, blockMs: 0 };
 
 const copy: Workload = {
   id: 'T1',
@@ -56,9 +56,19 @@ describe('bench harness', () => {
   it('takes at least minRuns samples', async () => {
     let calls = 0;
     const counted: Workload = { ...copy, prepare: () => ({ run: () => calls++, bytes: 0 }) };
-    const record = await measure(counted, { warmup: 2, minRuns: 7, minTimeMs: 0, maxRuns: 7 });
+    const record = await measure(counted, { warmup: 2, minRuns: 7, minTimeMs: 0, maxRuns: 7, blockMs: 0 });
     expect(record.runs).toBe(7);
+    expect(record.calls_per_run).toBe(1);
     expect(calls).toBe(9);
+  });
+
+  it('times a fast call in blocks of back-to-back calls and reports the time per call', async () => {
+    let calls = 0;
+    const counted: Workload = { ...copy, prepare: () => ({ run: () => calls++, bytes: 0 }) };
+    const record = await measure(counted, { warmup: 2, minRuns: 5, minTimeMs: 0, maxRuns: 5, blockMs: 1 });
+    expect(record.runs).toBe(5);
+    expect(record.calls_per_run).toBeGreaterThan(1);
+    expect(calls).toBe(2 + 5 * record.calls_per_run);
   });
 
   it('takes the middle sample as the median', () => {
@@ -67,7 +77,7 @@ describe('bench harness', () => {
   });
 
   it('compares with PyTorch on time, from wall time or CPU time, for times and for rates', () => {
-    const base: BenchRecord = { id: 'T', name: 't', shape: [], params: {}, threads: 1, runs: 7, median_ms: 20, cpu_ms: 10, gbps: 0 };
+    const base: BenchRecord = { id: 'T', name: 't', shape: [], params: {}, threads: 1, runs: 7, calls_per_run: 1, median_ms: 20, cpu_ms: 10, gbps: 0 };
     expect(timeRatio(base, { median_ms: [5, 15] }, 'wall')).toBe(2);
     expect(timeRatio(base, { median_ms: [5, 15] }, 'cpu')).toBe(1);
     expect(timeRatio({ ...base, images_per_s: 100 }, { images_per_s: [150, 250] }, 'wall')).toBe(2);
@@ -91,7 +101,7 @@ describe('bench harness', () => {
   });
 
   it('splits the README tables by measure: GB/s, GFLOP/s, images/s', () => {
-    const base: BenchRecord = { id: 'A9', name: 'pool', shape: [1], params: {}, threads: 1, runs: 7, median_ms: 2, cpu_ms: 1, gbps: 3 };
+    const base: BenchRecord = { id: 'A9', name: 'pool', shape: [1], params: {}, threads: 1, runs: 7, calls_per_run: 1, median_ms: 2, cpu_ms: 1, gbps: 3 };
     const markdown = formatMarkdown([
       { record: base },
       { record: { ...base, id: 'B9', gflops: 4 } },

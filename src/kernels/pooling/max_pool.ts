@@ -310,25 +310,19 @@ function firstCellOfNegInfWindows(g: PoolGeometry, output: Float32Array, indices
 function maxPoolBackwardLoop(gradOutput: FloatArray, indices: Int32Array, g: PoolGeometry, gradInput: FloatArray): void {
   const planeSize = g.depth.size * g.height.size * g.width.size;
   const outPlaneSize = g.depth.out * g.height.out * g.width.out;
+  const pageStep = 4096 / gradInput.BYTES_PER_ELEMENT;
+  let nextPage = 0;
   let o = 0;
   for (let plane = 0; plane < g.planes; plane++) {
     const base = plane * planeSize;
+    // Take the page faults of this plane's fresh storage in address order, just before the
+    // scatter writes it, so the zeroed lines are still in cache when the scatter reads them.
+    for (const end = base + planeSize; nextPage < end; nextPage += pageStep) gradInput[nextPage] = 0;
     for (let i = 0; i < outPlaneSize; i++, o++) {
       const index = indices[o];
       if (index >= 0 && index < planeSize) gradInput[base + index] += gradOutput[o];
     }
   }
-}
-
-/**
- * Writes a zero into every 4 KiB page of fresh, zeroed storage, in address order. The operating
- * system maps a large allocation's pages on first write; taken one after the other here, those
- * faults cost it markedly less system time than when the scatter's out-of-order writes take them
- * (about a third less for A1's 103 MB grad_input).
- */
-function faultInPages(data: FloatArray): void {
-  const step = 4096 / data.BYTES_PER_ELEMENT;
-  for (let i = 0; i < data.length; i += step) data[i] = 0;
 }
 
 /**
@@ -365,7 +359,6 @@ function maxPoolBackward(
     () => `${fn}: expected int64 indices of shape ${formatSizes(g.outputShape)}, but got ${indices.dtype} ${formatSizes(indices.shape)}`,
   );
   const gradInput = allocate(x.dtype, x.data.length);
-  faultInPages(gradInput);
   maxPoolBackwardLoop(grad.data, indices.data, g, gradInput);
   return { shape: [...x.shape], dtype: x.dtype, data: gradInput };
 }
