@@ -25,7 +25,7 @@ import type { PoolDim } from './geometry.js';
 import {
   add, block, brIf, Body, end, F32, f32Add, f32ConvertI32, f32Div, f32Load, f32Store, f32x4Add, f32x4Div,
   f32x4ExtractLane, f32x4Gt, f32x4Mul, f32x4Ne, f32x4Splat, f32Zero, get, gtS, I32, i32, i32s, i32x4Add, i32x4Mul, i32x4Splat,
-  ifThen, loop, ltS, memoryCopy, moduleBytes, mul, set, shl, simd, sub, tee, V128, v128Bitselect, v128Const, v128Load,
+  ifThen, loop, ltS, memoryCopy, moduleBytes, mul, set, shl, shrU, simd, sub, tee, V128, v128Bitselect, v128Const, v128Load,
   v128Load32Lane, v128Load32Zero, v128Or, v128Store, v128Zero, webAssembly,
 } from '../wasm/encoder.js';
 
@@ -308,45 +308,94 @@ function padRowsDividedBody(): number[] {
   return b.bytes();
 }
 
+/** Picks float lanes of two vectors (0-3 the first, 4-7 the second) with i8x16.shuffle. */
+const shuffleFloats = (...lanes: number[]) => simd(0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
+
 /**
  * rowMeans(src, dst, rows): the mean of each row of `length` floats, summed as ATen's vectorised
  * inner sum over 8 lanes (two f32x4 here): the tail past the last whole vector first, then per
  * lane four partial sums over groups of four vectors (plain running sums, as ATen's cascade is
  * below 16 groups), the leftover vectors into the first, each lane's ((p0 + p1) + p2) + p3, and
  * the lanes in order. Unrolled for one `length`, at least 8 and below 512.
+ *
+ * Rows go four at a time: their lane sums are transposed so that the last, serial part (tail,
+ * then lane 0, lane 1, ...) runs once per four rows in f32x4 adds, each lane of the vector one
+ * row's sum in that row's order. Rows left over take the same steps one at a time.
  */
 function rowMeansBody(length: number): number[] {
   const [src, dst, rows] = [0, 1, 2];
   const b = new Body(3);
   const row = b.local(I32);
+  const quads = b.local(I32);
   const at = b.local(I32);
   const out = b.local(I32);
   const total = b.local(F32);
   const divisor = b.local(F32);
-  const partials = Array.from({ length: 4 }, () => [b.local(V128), b.local(V128)] as const);
+  const partials = Array.from({ length: 4 }, () => b.local(V128));
+  const sums = Array.from({ length: 4 }, () => b.local(V128));
+  const totals = b.local(V128);
+  const gathered = b.local(V128);
+  const pairs = Array.from({ length: 4 }, () => b.local(V128));
   const vectors = length >> 3;
   const groups = vectors >> 2;
+
+  /**
+   * Leaves in `into` one row's sums of lanes 0-3 (half 0) or 4-7 (half 1), the row at `at` +
+   * rowOffset bytes. A partial starts as its first vector rather than +0 + it: that can only turn a
+   * -0 into +0, and the row's total starts from +0, so no zero it reaches keeps a sign.
+   */
+  const laneSums = (rowOffset: number, half: number, into: number): void => {
+    for (let v = 0; v < vectors; v++) {
+      // Vector v of a group of four goes to partial v % 4; leftover vectors go to the first.
+      const partial = v < groups * 4 ? v % 4 : 0;
+      b.emit(get(at), v128Load(rowOffset + 32 * v + 16 * half));
+      const first = groups > 0 ? v < 4 : v === 0;
+      if (!first) b.emit(get(partials[partial]!), f32x4Add);
+      b.emit(set(partials[partial]!));
+    }
+    const used = groups > 0 ? 4 : 1;
+    b.emit(get(partials[0]!));
+    for (let p = 1; p < 4; p++) b.emit(...(p < used ? [get(partials[p]!), f32x4Add] : []));
+    b.emit(set(into));
+  };
+
   b.emit(i32(length), f32ConvertI32, set(divisor));
   b.emit(get(src), set(at), get(dst), set(out), i32(0), set(row));
+  b.emit(get(rows), i32(2), shrU, set(quads));
+  b.forLess(row, quads, () => {
+    // The tails of the four rows, element by element, from +0 as the scalar sum starts.
+    b.emit(v128Zero, set(totals));
+    for (let k = vectors * 8; k < length; k++) {
+      b.emit(v128Zero, set(gathered));
+      for (let r = 0; r < 4; r++) b.emit(get(at), get(gathered), v128Load32Lane(4 * (r * length + k), r), set(gathered));
+      b.emit(get(totals), get(gathered), f32x4Add, set(totals));
+    }
+    for (const half of [0, 1]) {
+      sums.forEach((into, r) => laneSums(4 * r * length, half, into));
+      const [a, c, d, e] = sums as [number, number, number, number];
+      // A 4x4 transpose: column j holds lane j of the four rows, added in lane order.
+      b.emit(get(a), get(c), shuffleFloats(0, 4, 1, 5), set(pairs[0]!));
+      b.emit(get(a), get(c), shuffleFloats(2, 6, 3, 7), set(pairs[1]!));
+      b.emit(get(d), get(e), shuffleFloats(0, 4, 1, 5), set(pairs[2]!));
+      b.emit(get(d), get(e), shuffleFloats(2, 6, 3, 7), set(pairs[3]!));
+      b.emit(get(totals), get(pairs[0]!), get(pairs[2]!), shuffleFloats(0, 1, 4, 5), f32x4Add);
+      b.emit(get(pairs[0]!), get(pairs[2]!), shuffleFloats(2, 3, 6, 7), f32x4Add);
+      b.emit(get(pairs[1]!), get(pairs[3]!), shuffleFloats(0, 1, 4, 5), f32x4Add);
+      b.emit(get(pairs[1]!), get(pairs[3]!), shuffleFloats(2, 3, 6, 7), f32x4Add, set(totals));
+    }
+    b.emit(get(out), get(totals), get(divisor), f32x4Splat, f32x4Div, v128Store(0));
+    b.emit(get(at), i32(16 * length), add, set(at), get(out), i32(16), add, set(out));
+  });
+  b.emit(get(quads), i32(2), shl, set(row));
   b.forLess(row, rows, () => {
     b.emit(f32Zero);
     for (let k = vectors * 8; k < length; k++) b.emit(get(at), f32Load(4 * k), f32Add);
     b.emit(set(total));
-    for (const [lo, hi] of partials) b.emit(v128Zero, set(lo), v128Zero, set(hi));
-    for (let v = 0; v < vectors; v++) {
-      // Vector v of a group of four goes to partial v % 4; leftover vectors go to the first.
-      const [lo, hi] = partials[v < groups * 4 ? v % 4 : 0]!;
-      b.emit(get(lo), get(at), v128Load(32 * v), f32x4Add, set(lo));
-      b.emit(get(hi), get(at), v128Load(32 * v + 16), f32x4Add, set(hi));
+    for (const half of [0, 1]) {
+      laneSums(0, half, sums[half]!);
+      for (let lane = 0; lane < 4; lane++) b.emit(get(total), get(sums[half]!), f32x4ExtractLane(lane), f32Add, set(total));
     }
-    const [[p0lo, p0hi], [p1lo, p1hi], [p2lo, p2hi], [p3lo, p3hi]] = partials as [readonly [number, number], readonly [number, number], readonly [number, number], readonly [number, number]];
-    b.emit(get(p0lo), get(p1lo), f32x4Add, get(p2lo), f32x4Add, get(p3lo), f32x4Add, set(p0lo));
-    b.emit(get(p0hi), get(p1hi), f32x4Add, get(p2hi), f32x4Add, get(p3hi), f32x4Add, set(p0hi));
-    b.emit(get(total));
-    for (const half of [p0lo, p0hi]) {
-      for (let lane = 0; lane < 4; lane++) b.emit(get(half), f32x4ExtractLane(lane), f32Add);
-    }
-    b.emit(set(total), get(out), get(total), get(divisor), f32Div, f32Store);
+    b.emit(get(out), get(total), get(divisor), f32Div, f32Store);
     b.emit(get(at), i32(4 * length), add, set(at), get(out), i32(4), add, set(out));
   });
   return b.bytes();
@@ -542,6 +591,9 @@ export function windowMax(pool: Pool2d, source: Float32Array, first: number, cou
   return true;
 }
 
+/** rowMeans' blocks: big enough that the per-block calls and copies cost little, within L2. */
+const ROW_BLOCK_BYTES = 256 * 1024;
+
 /** The row lengths `rowMeans` takes. */
 export const rowMeansLimits = { min: 8, maxExclusive: 512 } as const;
 
@@ -552,14 +604,14 @@ export const rowMeansLimits = { min: 8, maxExclusive: 512 } as const;
 export function rowMeans(source: Float32Array, rowLength: number, output: Float32Array): boolean {
   const means = rowLength >= rowMeansLimits.min && rowLength < rowMeansLimits.maxExclusive ? rowMeansKernel(rowLength) : null;
   if (!means) return false;
-  const per = Math.max(1, Math.floor(BLOCK_BYTES / (4 * (rowLength + 1))));
+  const per = Math.max(1, Math.floor(ROW_BLOCK_BYTES / (4 * (rowLength + 1))));
+  const dst = align(4 * per * rowLength);
+  const floats = new Float32Array(memoryOf(dst + 4 * per));
   for (let row = 0; row < output.length; row += per) {
     const rows = Math.min(per, output.length - row);
-    const dst = align(4 * rows * rowLength);
-    const floats = new Float32Array(memoryOf(dst + 4 * rows));
     floats.set(source.subarray(row * rowLength, (row + rows) * rowLength), 0);
     means(0, dst, rows);
-    output.set(floats.subarray(dst / 4, dst / 4 + rows), row);
+    for (let i = 0, from = dst / 4; i < rows; i++) output[row + i] = floats[from + i]!;
   }
   return true;
 }

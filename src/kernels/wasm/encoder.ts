@@ -44,6 +44,7 @@ export const add = [0x6a];
 export const sub = [0x6b];
 export const mul = [0x6c];
 export const shl = [0x74];
+export const shrU = [0x76];
 export const ltS = [0x48];
 export const gtS = [0x4a];
 export const geS = [0x4e];
