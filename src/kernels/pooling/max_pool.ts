@@ -319,8 +319,9 @@ function maxPoolBackwardLoop(gradOutput: FloatArray, indices: Int32Array, g: Poo
     // scatter writes it, so the zeroed lines are still in cache when the scatter reads them.
     for (const end = base + planeSize; nextPage < end; nextPage += pageStep) gradInput[nextPage] = 0;
     for (let i = 0; i < outPlaneSize; i++, o++) {
-      const index = indices[o];
-      if (index >= 0 && index < planeSize) gradInput[base + index] += gradOutput[o];
+      const index = indices[o]!;
+      // One unsigned compare: a negative index wraps above planeSize.
+      if (index >>> 0 < planeSize) gradInput[base + index] += gradOutput[o]!;
     }
   }
 }
