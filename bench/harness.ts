@@ -61,6 +61,9 @@ export interface BenchRecord {
   gbps: number;
   gflops?: number;
   images_per_s?: number;
+  /** With `--rounds N` (N > 1): how many rounds, and the lowest and highest median_ms among them. */
+  rounds?: number;
+  median_ms_range?: [number, number];
 }
 
 export interface MeasureOptions {
@@ -84,6 +87,19 @@ export function median(samples: readonly number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * One record for a workload measured in several rounds: the round with the median median_ms (the
+ * lower of the middle two for an even count), with the number of rounds and the range of their
+ * medians. On a shared host the speed drifts over minutes; rounds show by how much.
+ */
+export function combineRounds(records: readonly BenchRecord[]): BenchRecord {
+  if (records.length === 0) throw new Error('combineRounds needs at least one record');
+  const sorted = [...records].sort((a, b) => a.median_ms - b.median_ms);
+  const middle = sorted[(sorted.length - 1) >> 1]!;
+  if (records.length === 1) return middle;
+  return { ...middle, rounds: records.length, median_ms_range: [sorted[0]!.median_ms, sorted[sorted.length - 1]!.median_ms] };
 }
 
 /** Drops the previous result's storage before the next sample, when node runs with --expose-gc. */
@@ -285,6 +301,10 @@ const column = {
   gflops: { title: 'GFLOP/s', cell: (r) => optional(r.record.gflops) },
   images: { title: 'images/s', cell: (r) => optional(r.record.images_per_s) },
   reference: { title: 'PyTorch 1.13, 1 thread', cell: referenceCell },
+  range: {
+    title: 'range ms',
+    cell: (r) => (r.record.median_ms_range ? r.record.median_ms_range.map(formatNumber).join('–') : ''),
+  },
   wallRatio: { title: 'time/PyTorch (wall)', cell: (r) => ratioCell(r, 'wall') },
   cpuRatio: { title: 'time/PyTorch (CPU)', cell: (r) => ratioCell(r, 'cpu') },
 } satisfies Record<string, Column>;
@@ -299,15 +319,18 @@ function renderTable(columns: readonly Column[], rows: readonly Row[]): string {
 
 /** The terminal table: every record, every column. */
 export function formatTable(rows: readonly Row[]): string {
-  return renderTable(Object.values(column), rows);
+  return renderTable(Object.values(column).filter((c) => c !== column.range || hasRounds(rows)), rows);
 }
+
+const hasRounds = (rows: readonly Row[]) => rows.some((r) => r.record.median_ms_range !== undefined);
 
 /**
  * The README's tables: one per measure (bandwidth, convolution throughput, training throughput),
  * each with the columns that measure needs.
  */
 export function formatMarkdown(rows: readonly Row[]): string {
-  const { id, workload, shape, params, runs, median, cpu, reference, wallRatio, cpuRatio } = column;
+  const { id, workload, shape, params, runs, median, range, cpu, reference, wallRatio, cpuRatio } = column;
+  const spread = hasRounds(rows) ? [range] : [];
   const groups: { title: string; measure: Column; rows: Row[] }[] = [
     { title: 'Pooling (GB/s)', measure: column.gbps, rows: rows.filter((r) => r.record.gflops === undefined && r.record.images_per_s === undefined) },
     { title: 'Convolution (GFLOP/s)', measure: column.gflops, rows: rows.filter((r) => r.record.gflops !== undefined) },
@@ -315,6 +338,6 @@ export function formatMarkdown(rows: readonly Row[]): string {
   ];
   return groups
     .filter((g) => g.rows.length > 0)
-    .map((g) => `**${g.title}**\n\n${renderTable([id, workload, shape, params, runs, median, cpu, g.measure, reference, wallRatio, cpuRatio], g.rows)}`)
+    .map((g) => `**${g.title}**\n\n${renderTable([id, workload, shape, params, runs, median, ...spread, cpu, g.measure, reference, wallRatio, cpuRatio], g.rows)}`)
     .join('\n\n');
 }

@@ -6,13 +6,15 @@
  *   npm run bench -- --only A1,A3-bwd    just those ids; `A1` also selects `A1-bwd`, `A` every A workload
  *   npm run bench -- --markdown          the README's tables, one per measure
  *   npm run bench -- --list              the ids, without running anything
+ *   npm run bench -- --rounds 5          every workload 5 times over, round by round: the median
+ *                                        round and the range of the rounds' medians
  *
  * Pooling workloads live in bench/pooling.ts; bench/layers.ts (`layerWorkloads`) and
  * bench/training.ts (`trainingWorkloads`) are picked up when they exist.
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { describeMachine, formatMarkdown, formatTable, measure, type BenchRecord, type Reference, type Workload } from './harness.js';
+import { combineRounds, describeMachine, formatMarkdown, formatTable, measure, type BenchRecord, type Reference, type Workload } from './harness.js';
 import { poolingWorkloads } from './pooling.js';
 
 export type { BenchRecord, Prepared, Reference, Workload } from './harness.js';
@@ -48,6 +50,7 @@ async function main(): Promise<number> {
       only: { type: 'string', default: '' },
       markdown: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '1' },
     },
   });
   const filters = values.only.split(',').map((f) => f.trim().toUpperCase()).filter(Boolean);
@@ -62,6 +65,11 @@ async function main(): Promise<number> {
     for (const w of all) console.log(`${w.id}\t${w.name}`);
     return 0;
   }
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    console.error(`--rounds takes a whole number of at least 1, not ${values.rounds}`);
+    return 1;
+  }
   if (workloads.length === 0) {
     console.error(`no workload matches --only ${values.only}; ids: ${all.map((w) => w.id).join(', ')}`);
     return 1;
@@ -72,18 +80,26 @@ async function main(): Promise<number> {
   if (values.json) console.error(header);
   else console.log(header);
 
-  const rows: { record: BenchRecord; reference?: Reference }[] = [];
+  const measured = new Map<Workload, BenchRecord[]>();
   let failed = 0;
-  for (const workload of workloads) {
-    try {
-      const record = await measure(workload);
-      rows.push({ record, reference: workload.reference });
-      if (values.json) console.log(JSON.stringify(record));
-      else console.error(`${record.id} ${record.name}: ${record.median_ms} ms (${record.runs} runs)`);
-    } catch (error) {
-      failed++;
-      console.error(`${workload.id} ${workload.name} not measured: ${(error as Error).message}`);
+  for (let round = 1; round <= rounds; round++) {
+    for (const workload of workloads) {
+      try {
+        const record = await measure(workload);
+        measured.set(workload, [...(measured.get(workload) ?? []), record]);
+        const of = rounds > 1 ? ` (round ${round} of ${rounds})` : '';
+        if (!values.json || rounds > 1) console.error(`${record.id} ${record.name}: ${record.median_ms} ms (${record.runs} runs)${of}`);
+      } catch (error) {
+        failed++;
+        console.error(`${workload.id} ${workload.name} not measured: ${(error as Error).message}`);
+      }
     }
+  }
+  const rows: { record: BenchRecord; reference?: Reference }[] = [];
+  for (const [workload, records] of measured) {
+    const record = combineRounds(records);
+    rows.push({ record, reference: workload.reference });
+    if (values.json) console.log(JSON.stringify(record));
   }
   if (!values.json && rows.length > 0) console.log(`\n${values.markdown ? formatMarkdown(rows) : formatTable(rows)}`);
   return failed === 0 ? 0 : 1;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  combineRounds,
   formatMarkdown,
   formatTable,
   measure,
@@ -69,6 +70,17 @@ describe('bench harness', () => {
     expect(record.runs).toBe(5);
     expect(record.calls_per_run).toBeGreaterThan(1);
     expect(calls).toBe(2 + 5 * record.calls_per_run);
+  });
+
+  it('combines rounds into the median round with the range of the rounds', () => {
+    const at = (median_ms: number, runs: number): BenchRecord => ({ id: 'A9', name: 'pool', shape: [1], params: {}, threads: 1, runs, calls_per_run: 1, median_ms, cpu_ms: median_ms, gbps: 1 / median_ms });
+    const combined = combineRounds([at(5, 1), at(3, 2), at(9, 3), at(4, 4)]);
+    expect(combined).toMatchObject({ median_ms: 4, runs: 4, rounds: 4, median_ms_range: [3, 9] });
+    expect(combineRounds([at(7, 1)])).toEqual(at(7, 1));
+    const table = formatMarkdown([{ record: combined }]);
+    expect(table).toContain('range ms');
+    expect(table).toContain('3.00–9.00');
+    expect(formatMarkdown([{ record: at(7, 1) }])).not.toContain('range ms');
   });
 
   it('takes the middle sample as the median', () => {
