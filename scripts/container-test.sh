@@ -195,7 +195,7 @@ pass "runs as non-root user $("$docker" exec "$container" id -un)"
 
 # The image asks glibc for huge pages; whether the host grants them is the host's setting.
 "$docker" logs "$container" 2>&1 | grep -q '"mallocTunable":true' || fail "the server did not start with GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
-pass "started with glibc huge pages for large tensors (host: $("$docker" logs "$container" 2>&1 | grep -o '"host":"[a-z]*"' | head -1))"
+pass "started with glibc huge pages for large tensors (host setting: $("$docker" logs "$container" 2>&1 | grep -o '"host":"[a-z]*"' | head -1 | cut -d'"' -f4))"
 
 check seed || fail "seed example"
 pass "seed example: max_pool2d(1x2x4x4, kernel_size=2) = [[[[1,1],[3,3]],[[5,5],[7,7]]]]"
