@@ -591,9 +591,6 @@ export function windowMax(pool: Pool2d, source: Float32Array, first: number, cou
   return true;
 }
 
-/** rowMeans' blocks: big enough that the per-block calls and copies cost little, within L2. */
-const ROW_BLOCK_BYTES = 256 * 1024;
-
 /** The row lengths `rowMeans` takes. */
 export const rowMeansLimits = { min: 8, maxExclusive: 512 } as const;
 
@@ -604,7 +601,7 @@ export const rowMeansLimits = { min: 8, maxExclusive: 512 } as const;
 export function rowMeans(source: Float32Array, rowLength: number, output: Float32Array): boolean {
   const means = rowLength >= rowMeansLimits.min && rowLength < rowMeansLimits.maxExclusive ? rowMeansKernel(rowLength) : null;
   if (!means) return false;
-  const per = Math.max(1, Math.floor(ROW_BLOCK_BYTES / (4 * (rowLength + 1))));
+  const per = Math.max(1, Math.floor(BLOCK_BYTES / (4 * (rowLength + 1))));
   const dst = align(4 * per * rowLength);
   const floats = new Float32Array(memoryOf(dst + 4 * per));
   for (let row = 0; row < output.length; row += per) {
