@@ -193,9 +193,12 @@ pass "GET /health/ready answers 200, $((SECONDS - run_started))s after docker ru
 [ "$("$docker" exec "$container" id -u)" != 0 ] || fail "the service runs as root"
 pass "runs as non-root user $("$docker" exec "$container" id -un)"
 
-# The image asks glibc for huge pages; whether the host grants them is the host's setting.
-"$docker" logs "$container" 2>&1 | grep -q '"mallocTunable":true' || fail "the server did not start with GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
-pass "started with glibc huge pages for large tensors (host setting: $("$docker" logs "$container" 2>&1 | grep -o '"host":"[a-z]*"' | head -1 | cut -d'"' -f4))"
+# The image asks glibc for huge pages; whether the host grants them is the host's setting. The
+# logs are read whole first: grep -q stopping early would break the pipe under pipefail.
+startup_log=$("$docker" logs "$container" 2>&1)
+grep -q '"mallocTunable":true' <<<"$startup_log" || fail "the server did not start with GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
+host_setting=$(grep -o '"host":"[a-z]*"' <<<"$startup_log" | cut -d'"' -f4 | sed -n 1p)
+pass "started with glibc huge pages for large tensors (host setting: $host_setting)"
 
 check seed || fail "seed example"
 pass "seed example: max_pool2d(1x2x4x4, kernel_size=2) = [[[[1,1],[3,3]],[[5,5],[7,7]]]]"
