@@ -76,7 +76,8 @@ export interface MeasureOptions {
   /**
    * A sample times back-to-back calls until they take about this long and reports the time per
    * call, as torch.utils.benchmark's blocked_autorange does; a call longer than this is a sample
-   * on its own. Garbage is collected between samples, never inside one.
+   * on its own, and only such samples are preceded by a forced collection: a block runs in the
+   * steady state, collections included, as a service would.
    */
   readonly blockMs: number;
 }
