@@ -312,22 +312,25 @@ function padRowsDividedBody(): number[] {
 const shuffleFloats = (...lanes: number[]) => simd(0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
 
 /**
- * rowMeans(src, dst, rows): the mean of each row of `length` floats, summed as ATen's vectorised
- * inner sum over 8 lanes (two f32x4 here): the tail past the last whole vector first, then per
- * lane four partial sums over groups of four vectors (plain running sums, as ATen's cascade is
- * below 16 groups), the leftover vectors into the first, each lane's ((p0 + p1) + p2) + p3, and
- * the lanes in order. Unrolled for one `length`, at least 8 and below 512.
+ * rowMeans(src, dst, rows, scratch): the mean of each row of `length` floats, summed as ATen's
+ * vectorised inner sum over 8 lanes (two f32x4 here): the tail past the last whole vector first,
+ * then per lane four partial sums over groups of four vectors (plain running sums, as ATen's
+ * cascade is below 16 groups), the leftover vectors into the first, each lane's
+ * ((p0 + p1) + p2) + p3, and the lanes in order. Unrolled for one `length`, at least 8 and below 512.
  *
- * Rows go four at a time: their lane sums are transposed so that the last, serial part (tail,
- * then lane 0, lane 1, ...) runs once per four rows in f32x4 adds, each lane of the vector one
- * row's sum in that row's order. Rows left over take the same steps one at a time.
+ * Two passes, so that the serial part does not hold up the parallel one: the first writes each
+ * row's eight lane sums to `scratch` (32 bytes a row), rows independent of each other; the second
+ * takes rows four at a time, transposes their lane sums so that the serial part (tail, then lane 0,
+ * lane 1, ...) runs in f32x4 adds, each lane of the vector one row's sum in that row's order. Rows
+ * left over take the same steps one at a time.
  */
 function rowMeansBody(length: number): number[] {
-  const [src, dst, rows] = [0, 1, 2];
-  const b = new Body(3);
+  const [src, dst, rows, scratch] = [0, 1, 2, 3];
+  const b = new Body(4);
   const row = b.local(I32);
   const quads = b.local(I32);
   const at = b.local(I32);
+  const lanes = b.local(I32);
   const out = b.local(I32);
   const total = b.local(F32);
   const divisor = b.local(F32);
@@ -340,15 +343,15 @@ function rowMeansBody(length: number): number[] {
   const groups = vectors >> 2;
 
   /**
-   * Leaves in `into` one row's sums of lanes 0-3 (half 0) or 4-7 (half 1), the row at `at` +
-   * rowOffset bytes. A partial starts as its first vector rather than +0 + it: that can only turn a
-   * -0 into +0, and the row's total starts from +0, so no zero it reaches keeps a sign.
+   * Leaves on the stack one row's sums of lanes 0-3 (half 0) or 4-7 (half 1), the row at `at`. A
+   * partial starts as its first vector rather than +0 + it: that can only turn a -0 into +0, and
+   * the row's total starts from +0, so no zero it reaches keeps a sign.
    */
-  const laneSums = (rowOffset: number, half: number, into: number): void => {
+  const laneSums = (half: number): void => {
     for (let v = 0; v < vectors; v++) {
       // Vector v of a group of four goes to partial v % 4; leftover vectors go to the first.
       const partial = v < groups * 4 ? v % 4 : 0;
-      b.emit(get(at), v128Load(rowOffset + 32 * v + 16 * half));
+      b.emit(get(at), v128Load(32 * v + 16 * half));
       const first = groups > 0 ? v < 4 : v === 0;
       if (!first) b.emit(get(partials[partial]!), f32x4Add);
       b.emit(set(partials[partial]!));
@@ -356,11 +359,22 @@ function rowMeansBody(length: number): number[] {
     const used = groups > 0 ? 4 : 1;
     b.emit(get(partials[0]!));
     for (let p = 1; p < 4; p++) b.emit(...(p < used ? [get(partials[p]!), f32x4Add] : []));
-    b.emit(set(into));
   };
 
+  // Pass 1, free of serial chains: each row's eight lane sums, two vectors a row at `scratch`.
+  b.emit(get(src), set(at), get(scratch), set(lanes), i32(0), set(row));
+  b.forLess(row, rows, () => {
+    for (const half of [0, 1]) {
+      b.emit(get(lanes));
+      laneSums(half);
+      b.emit(v128Store(16 * half));
+    }
+    b.emit(get(at), i32(4 * length), add, set(at), get(lanes), i32(32), add, set(lanes));
+  });
+
+  // Pass 2: per row, the tail, then lanes 0 to 7 in order, four rows a vector through a 4x4 transpose.
   b.emit(i32(length), f32ConvertI32, set(divisor));
-  b.emit(get(src), set(at), get(dst), set(out), i32(0), set(row));
+  b.emit(get(src), set(at), get(scratch), set(lanes), get(dst), set(out), i32(0), set(row));
   b.emit(get(rows), i32(2), shrU, set(quads));
   b.forLess(row, quads, () => {
     // The tails of the four rows, element by element, from +0 as the scalar sum starts.
@@ -371,9 +385,9 @@ function rowMeansBody(length: number): number[] {
       b.emit(get(totals), get(gathered), f32x4Add, set(totals));
     }
     for (const half of [0, 1]) {
-      sums.forEach((into, r) => laneSums(4 * r * length, half, into));
+      sums.forEach((into, r) => b.emit(get(lanes), v128Load(32 * r + 16 * half), set(into)));
       const [a, c, d, e] = sums as [number, number, number, number];
-      // A 4x4 transpose: column j holds lane j of the four rows, added in lane order.
+      // Column j holds lane j of the four rows, added in lane order.
       b.emit(get(a), get(c), shuffleFloats(0, 4, 1, 5), set(pairs[0]!));
       b.emit(get(a), get(c), shuffleFloats(2, 6, 3, 7), set(pairs[1]!));
       b.emit(get(d), get(e), shuffleFloats(0, 4, 1, 5), set(pairs[2]!));
@@ -384,7 +398,7 @@ function rowMeansBody(length: number): number[] {
       b.emit(get(pairs[1]!), get(pairs[3]!), shuffleFloats(2, 3, 6, 7), f32x4Add, set(totals));
     }
     b.emit(get(out), get(totals), get(divisor), f32x4Splat, f32x4Div, v128Store(0));
-    b.emit(get(at), i32(16 * length), add, set(at), get(out), i32(16), add, set(out));
+    b.emit(get(at), i32(16 * length), add, set(at), get(lanes), i32(128), add, set(lanes), get(out), i32(16), add, set(out));
   });
   b.emit(get(quads), i32(2), shl, set(row));
   b.forLess(row, rows, () => {
@@ -392,11 +406,11 @@ function rowMeansBody(length: number): number[] {
     for (let k = vectors * 8; k < length; k++) b.emit(get(at), f32Load(4 * k), f32Add);
     b.emit(set(total));
     for (const half of [0, 1]) {
-      laneSums(0, half, sums[half]!);
+      b.emit(get(lanes), v128Load(16 * half), set(sums[half]!));
       for (let lane = 0; lane < 4; lane++) b.emit(get(total), get(sums[half]!), f32x4ExtractLane(lane), f32Add, set(total));
     }
     b.emit(get(out), get(total), get(divisor), f32Div, f32Store);
-    b.emit(get(at), i32(4 * length), add, set(at), get(out), i32(4), add, set(out));
+    b.emit(get(at), i32(4 * length), add, set(at), get(lanes), i32(32), add, set(lanes), get(out), i32(4), add, set(out));
   });
   return b.bytes();
 }
@@ -445,7 +459,7 @@ function maxKernel(pool: Pool2d): Kernel | null {
 
 const padRowsKernel = () => kernel('padRows', i32s(8), padRowsBody);
 const padRowsDividedKernel = () => kernel('padRowsDivided', i32s(10), padRowsDividedBody);
-const rowMeansKernel = (length: number) => kernel(`rowMeans ${length}`, i32s(3), () => rowMeansBody(length));
+const rowMeansKernel = (length: number) => kernel(`rowMeans ${length}`, i32s(4), () => rowMeansBody(length));
 
 /** The shared memory, grown to at least `bytes` (plus room for stride-2 loads that read past a block). */
 function memoryOf(bytes: number): ArrayBuffer {
@@ -601,14 +615,16 @@ export const rowMeansLimits = { min: 8, maxExclusive: 512 } as const;
 export function rowMeans(source: Float32Array, rowLength: number, output: Float32Array): boolean {
   const means = rowLength >= rowMeansLimits.min && rowLength < rowMeansLimits.maxExclusive ? rowMeansKernel(rowLength) : null;
   if (!means) return false;
-  const per = Math.max(1, Math.floor(BLOCK_BYTES / (4 * (rowLength + 1))));
+  const per = Math.max(1, Math.floor(BLOCK_BYTES / (4 * (rowLength + 9))));
   const dst = align(4 * per * rowLength);
-  const floats = new Float32Array(memoryOf(dst + 4 * per));
+  const scratch = align(dst + 4 * per);
+  const floats = new Float32Array(memoryOf(scratch + 32 * per));
   for (let row = 0; row < output.length; row += per) {
     const rows = Math.min(per, output.length - row);
     floats.set(source.subarray(row * rowLength, (row + rows) * rowLength), 0);
-    means(0, dst, rows);
-    for (let i = 0, from = dst / 4; i < rows; i++) output[row + i] = floats[from + i]!;
+    means(0, dst, rows, scratch);
+    output.set(floats.subarray(dst / 4, dst / 4 + rows), row);
   }
   return true;
 }
+export const __probe = { rowMeansKernel, memoryOf, mem: () => memory! };

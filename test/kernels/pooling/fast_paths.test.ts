@@ -159,4 +159,14 @@ describe('float32 adaptive_avg_pool with output size 1 is mean() bit for bit', (
       );
     });
   }
+
+  it('over more rows than one block of the SIMD kernel holds, odd count', () => {
+    // 4,999 rows of 49 floats are several 256 KiB blocks, the last one ending in rows left over from four.
+    const rows = 4999;
+    const data = Float32Array.from({ length: rows * 49 }, (_, i) => Math.fround(Math.sin(i * 12.9898) * 2 ** ((i % 13) - 4)));
+    const input = f32([rows, 7, 7], Array.from(data));
+    const pooled = adaptiveAvgPool2d(input, { output_size: [1, 1] });
+    const expected = mean(input, { dim: [-1, -2], keepdim: true });
+    expect(Array.from(pooled.data)).toEqual(Array.from(expected.data));
+  });
 });
