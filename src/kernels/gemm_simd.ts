@@ -10,7 +10,7 @@
  */
 
 import {
-  add, block, br, brIf, end, geU, get, I32, i32, i32s, loop, moduleBytes, mul, set, shl, sub, tee, unsignedLeb, V128,
+  add, block, br, brIf, end, geU, get, gtS, I32, i32, i32Load, i32s, i32Store, leS, loop, moduleBytes, mul, set, shl, sub, tee, unsignedLeb, V128,
   f32x4Add, f32x4Mul, v128Load, v128Load32Splat, v128Store, v128Zero, webAssembly,
 } from './wasm/encoder.js';
 
@@ -20,7 +20,32 @@ export const SIMD_NR = 8;
 export interface SimdKernel {
   /** Byte offsets are into `memory`. */
   kernel(mc: number, nc: number, kc: number, aPtr: number, bPtr: number, cPtr: number): void;
+  /**
+   * gather(dst, table, src, count): the 32-bit word src[table[i]] to dst[i] for i < count, a
+   * multiple of 8 (`table` holds word indices). Packs an operand whose entries are taps of a
+   * source, such as im2col's columns, without writing the columns out first.
+   */
+  gather(dst: number, table: number, src: number, count: number): void;
   readonly memory: WebAssembly.Memory;
+}
+
+/** GATHER_UNROLL words a trip: the packed panels are 8 wide. */
+const GATHER_UNROLL = 8;
+
+function gatherBody(): number[] {
+  const [dst, table, src, count] = [0, 1, 2, 3];
+  const code: number[] = [];
+  const emit = (...parts: number[][]) => {
+    for (const p of parts) code.push(...p);
+  };
+  emit(block, get(count), i32(0), leS, brIf(0), loop); // count <= 0: nothing to do
+  for (let u = 0; u < GATHER_UNROLL; u++) {
+    // Words, not floats: every bit pattern (NaN payloads, -0) arrives as it left.
+    emit(get(dst), get(src), get(table), i32Load(4 * u), i32(2), shl, add, i32Load(0), i32Store(4 * u));
+  }
+  emit(get(dst), i32(4 * GATHER_UNROLL), add, set(dst), get(table), i32(4 * GATHER_UNROLL), add, set(table));
+  emit(get(count), i32(GATHER_UNROLL), sub, tee(count), i32(0), gtS, brIf(0), end, end); // while count > 0
+  return [0, ...code, ...end];
 }
 
 // The panels and the C block sit at 16-byte aligned offsets (gemm.ts): vector loads and stores carry that hint.
@@ -83,10 +108,13 @@ export function createSimdKernel(bytes: number): SimdKernel | null {
     if (!wasm) return null;
     const code = moduleBytes(i32s(6), kernelBody());
     if (!wasm.validate(code)) return null;
+    const gatherCode = moduleBytes(i32s(4), gatherBody());
+    if (!wasm.validate(gatherCode)) return null;
     const memory = new wasm.Memory({ initial: Math.ceil(bytes / 65536) });
     const instance = new wasm.Instance(new wasm.Module(code), { env: { memory } });
     const kernel = instance.exports.kernel as SimdKernel['kernel'];
-    return { kernel, memory };
+    const gather = new wasm.Instance(new wasm.Module(gatherCode), { env: { memory } }).exports.kernel as SimdKernel['gather'];
+    return { kernel, gather, memory };
   } catch {
     return null;
   }

@@ -7,7 +7,8 @@
  * Everything is 2-d internally; a 1-d convolution is a 2-d one with H = 1 and a 1-high kernel.
  */
 import { KernelArgumentError, check, formatSizes } from '../errors.js';
-import { gemm } from '../gemm.js';
+import { gemm, gemmGathered, type GatheredB } from '../gemm.js';
+import { forwardColumns, weightColumns } from './gathered_columns.js';
 import { allocate, zerosFloat } from '../storage.js';
 import type { FloatArray, FloatTensor } from '../tensor.js';
 import { numel } from '../tensor.js';
@@ -468,6 +469,21 @@ function checkGradOutputShape(g: ConvGeometry, gradOutput: FloatTensor): void {
   );
 }
 
+/**
+ * The float32 arrays of a product whose B is im2col's columns of `x`, and the gathered plan for
+ * them; null for float64 or where gemm does not gather (the columns are then written out).
+ */
+function float32Columns(
+  x: FloatTensor,
+  w: FloatTensor,
+  y: FloatTensor,
+  plan: () => GatheredB | null,
+): { x: Float32Array; w: Float32Array; y: Float32Array; plan: GatheredB } | null {
+  if (!(x.data instanceof Float32Array && w.data instanceof Float32Array && y.data instanceof Float32Array)) return null;
+  const p = plan();
+  return p && { x: x.data, w: w.data, y: y.data, plan: p };
+}
+
 /** Forward of conv1d/conv2d: per image and group, output = W_g · im2col(x_g) (+ bias). */
 export function convForward(g: ConvGeometry, input: FloatTensor, weight: FloatTensor, bias: FloatTensor | null): FloatTensor {
   const dtype = sameDtype(input, weight, bias);
@@ -481,6 +497,17 @@ export function convForward(g: ConvGeometry, input: FloatTensor, weight: FloatTe
   if (numel(g.outputShape) === 0) return out;
   if (bias) fillBias(out.data, bias.data, batch, g.outChannels, positions);
   const direct = isIdentityMap(map);
+  const gathered = direct ? null : float32Columns(input, weight, out, () => forwardColumns(map, cg, og));
+  if (gathered) {
+    const { x, w, y, plan } = gathered;
+    for (let n = 0; n < batch; n++) {
+      for (let grp = 0; grp < groups; grp++) {
+        gemmGathered(false, og, w, grp * og * kdim, kdim, plan, x, (n * g.inChannels + grp * cg) * inPlane,
+          bias ? 1 : 0, y, (n * g.outChannels + grp * og) * positions, positions);
+      }
+    }
+    return out;
+  }
   const cols = direct ? input.data : allocate(dtype, kdim * positions);
   for (let n = 0; n < batch; n++) {
     for (let grp = 0; grp < groups; grp++) {
@@ -539,16 +566,21 @@ function convGradients(
   const gO = gradOutput.data;
   if (positions > 0 && batch > 0) {
     const direct = isIdentityMap(map);
-    const cols = direct ? input.data : allocate(dtype, kdim * positions);
+    const gathered = direct ? null : float32Columns(input, gradOutput, gradWeight, () => weightColumns(map, cg, og));
+    const cols = direct ? input.data : gathered ? null : allocate(dtype, kdim * positions);
     const gradCols = !gradInput ? undefined : direct ? gradInput.data : allocate(dtype, kdim * positions);
     for (let n = 0; n < batch; n++) {
       for (let grp = 0; grp < groups; grp++) {
         const inOff = (n * g.inChannels + grp * cg) * inPlane;
         const gOff = (n * g.outChannels + grp * og) * positions;
         const wOff = grp * og * kdim;
-        if (!direct) im2col(input.data, inOff, cg, map, cols);
-        gemm(false, true, og, kdim, positions, 1, gO, gOff, positions, cols, direct ? inOff : 0, positions,
-          1, gradWeight.data, wOff, kdim);
+        if (gathered) {
+          gemmGathered(false, og, gathered.w, gOff, positions, gathered.plan, gathered.x, inOff, 1, gathered.y, wOff, kdim);
+        } else {
+          if (!direct) im2col(input.data, inOff, cg, map, cols!);
+          gemm(false, true, og, kdim, positions, 1, gO, gOff, positions, cols!, direct ? inOff : 0, positions,
+            1, gradWeight.data, wOff, kdim);
+        }
         if (gradInput && gradCols) {
           gemm(true, false, kdim, positions, og, 1, weight.data, wOff, kdim, gO, gOff, positions,
             0, gradCols, direct ? inOff : 0, positions);

@@ -47,10 +47,13 @@ export const shl = [0x74];
 export const shrU = [0x76];
 export const ltS = [0x48];
 export const gtS = [0x4a];
+export const leS = [0x4c];
 export const geS = [0x4e];
 export const geU = [0x4f];
 
 // Scalar float32 and memory.
+export const i32Load = (offset: number) => [0x28, 2, ...unsignedLeb(offset)];
+export const i32Store = (offset: number) => [0x36, 2, ...unsignedLeb(offset)];
 export const f32Load = (offset: number) => [0x2a, 2, ...unsignedLeb(offset)];
 export const f32Store = [0x38, 2, 0];
 export const f32Add = [0x92];

@@ -1,0 +1,63 @@
+/**
+ * im2col's columns as a gathered gemm operand: instead of writing the columns of an image and then
+ * packing them for gemm, the packed blocks are gathered straight from the image through a table of
+ * taps, built once per geometry. The values gemm sees are the same, so are its results.
+ */
+import { gathersB, planGatheredB, type GatheredB } from '../gemm.js';
+import type { WindowMap } from './conv_core.js';
+
+/** im2col's entry (row `kidx`, column `pos`) as an offset into `channels` image planes, or -1 in the padding. */
+function tapOf(m: WindowMap, kidx: number, pos: number): number {
+  const taps = m.kH * m.kW;
+  const c = Math.floor(kidx / taps);
+  const ki = Math.floor((kidx % taps) / m.kW);
+  const kj = kidx % m.kW;
+  const ih = Math.floor(pos / m.posW) * m.sH + ki * m.dH - m.pT;
+  const iw = (pos % m.posW) * m.sW + kj * m.dW - m.pL;
+  if (ih < 0 || ih >= m.imageH || iw < 0 || iw >= m.imageW) return -1;
+  return (c * m.imageH + ih) * m.imageW + iw;
+}
+
+/** Plans kept for the geometries in use (a network has a few); the oldest go first. */
+const MAX_PLANS = 16;
+const plans = new Map<string, GatheredB>();
+
+function cached(key: string, build: () => GatheredB): GatheredB {
+  let plan = plans.get(key);
+  if (plan) {
+    // Most recently used last.
+    plans.delete(key);
+  } else {
+    plan = build();
+    if (plans.size >= MAX_PLANS) plans.delete(plans.keys().next().value!);
+  }
+  plans.set(key, plan);
+  return plan;
+}
+
+const mapKey = (m: WindowMap, channels: number) =>
+  [channels, m.imageH, m.imageW, m.posH, m.posW, m.kH, m.kW, m.sH, m.sW, m.pT, m.pL, m.dH, m.dW].join(',');
+
+/**
+ * The columns im2col writes for `channels` planes, [kdim x positions], as the B of a forward
+ * W · cols with `outChannels` rows; null where gemm would not take it gathered.
+ */
+export function forwardColumns(m: WindowMap, channels: number, outChannels: number): GatheredB | null {
+  const kdim = channels * m.kH * m.kW;
+  const positions = m.posH * m.posW;
+  if (!gathersB(outChannels, positions, kdim)) return null;
+  const plane = m.imageH * m.imageW;
+  return cached(`f${mapKey(m, channels)}`, () => planGatheredB(kdim, positions, channels * plane, (k, j) => tapOf(m, k, j)));
+}
+
+/**
+ * The columns transposed, [positions x kdim], as the B of the weight gradient gO · colsᵀ with
+ * `outChannels` rows; null where gemm would not take it gathered.
+ */
+export function weightColumns(m: WindowMap, channels: number, outChannels: number): GatheredB | null {
+  const kdim = channels * m.kH * m.kW;
+  const positions = m.posH * m.posW;
+  if (!gathersB(outChannels, kdim, positions)) return null;
+  const plane = m.imageH * m.imageW;
+  return cached(`w${mapKey(m, channels)}`, () => planGatheredB(positions, kdim, channels * plane, (k, j) => tapOf(m, j, k)));
+}
