@@ -108,8 +108,10 @@ const S_NC = 1024; // multiple of SIMD_NR
 const S_A = 0; // float offsets into the module's memory
 const S_B = S_A + S_MC * S_KC;
 const S_C = S_B + S_KC * S_NC;
-/** Past the C block: a gathered B's table, then its source and one zero word for the taps in the padding. */
-const S_GATHER = S_C + S_MC * S_NC;
+/** A copy of C's block, for adding a block's result onto C in the module. */
+const S_C_COPY = S_C + S_MC * S_NC;
+/** Past those: a gathered B's table, then its source and one zero word for the taps in the padding. */
+const S_GATHER = S_C_COPY + S_MC * S_NC;
 const simd = createSimdKernel(S_GATHER * 4);
 let simdFloats = simd ? new Float32Array(simd.memory.buffer) : new Float32Array(0);
 let simdWords = simd ? new Int32Array(simd.memory.buffer) : new Int32Array(0);
@@ -117,6 +119,9 @@ let simdWords = simd ? new Int32Array(simd.memory.buffer) : new Int32Array(0);
 let loadedTable: Int32Array | null = null;
 
 const roundUp = (n: number, step: number) => Math.ceil(n / step) * step;
+
+/** Blocks of at least this many values are added onto C in the module (below, two copies cost more). */
+const ADD_IN_MODULE = 64;
 
 /** Packs B's block of columns [jc, jc + nc) and depth [pc, pc + kc) at S_B. */
 type PackB = (jc: number, nc: number, pc: number, kc: number) => void;
@@ -153,6 +158,15 @@ function simdGemm(
         kernel(roundUp(mc, SIMD_MR), ncPadded, kc, S_A * 4, S_B * 4, S_C * 4);
         // C was cleared when beta = 0: the first block's result can then be copied, not added.
         const copy = beta === 0 && pc === 0 && alpha === 1;
+        if (!copy && alpha === 1 && ldc === nc && mc * nc >= ADD_IN_MODULE) {
+          // The block's rows are adjacent in C: add it in the module, float32 adds as C[i] += r
+          // rounds them, between two copies instead of a JavaScript loop over every value.
+          const to = cOff + ic * ldc + jc;
+          mem.set(C.subarray(to, to + mc * nc), S_C_COPY);
+          simd!.addRows(S_C_COPY * 4, S_C * 4, mc, nc, ncPadded);
+          C.set(mem.subarray(S_C_COPY, S_C_COPY + mc * nc), to);
+          continue;
+        }
         for (let i = 0; i < mc; i++) {
           const from = S_C + i * ncPadded;
           const to = cOff + (ic + i) * ldc + jc;

@@ -10,7 +10,7 @@
  */
 
 import {
-  add, block, br, brIf, end, geU, get, gtS, I32, i32, i32Load, i32s, i32Store, leS, loop, moduleBytes, mul, set, shl, sub, tee, unsignedLeb, V128,
+  add, and, Body, block, br, brIf, end, f32Add, f32Load, f32Store, geS, geU, get, gtS, I32, i32, i32Load, i32s, i32Store, leS, loop, moduleBytes, mul, set, shl, sub, tee, unsignedLeb, V128,
   f32x4Add, f32x4Mul, v128Load, v128Load32Splat, v128Store, v128Zero, webAssembly,
 } from './wasm/encoder.js';
 
@@ -26,6 +26,12 @@ export interface SimdKernel {
    * source, such as im2col's columns, without writing the columns out first.
    */
   gather(dst: number, table: number, src: number, count: number): void;
+  /**
+   * addRows(dst, src, rows, cols, srcRow): dst[r*cols + c] += src[r*srcRow + c], float32 adds, for
+   * r < rows and c < cols (dst rows packed, src rows `srcRow` floats apart): a block's result
+   * added back onto a copy of C.
+   */
+  addRows(dst: number, src: number, rows: number, cols: number, srcRow: number): void;
   readonly memory: WebAssembly.Memory;
 }
 
@@ -98,6 +104,33 @@ function kernelBody(): number[] {
   return [...locals, ...code];
 }
 
+function addRowsBody(): number[] {
+  const [dst, src, rows, cols, srcRow] = [0, 1, 2, 3, 4];
+  const b = new Body(5);
+  const row = b.local(I32);
+  const col = b.local(I32);
+  const vectorCols = b.local(I32);
+  const from = b.local(I32);
+  const to = b.local(I32);
+  b.emit(get(cols), i32(-4), and, set(vectorCols), i32(0), set(row));
+  b.forLess(row, rows, () => {
+    b.emit(get(src), get(row), get(srcRow), mul, i32(2), shl, add, set(from));
+    b.emit(get(dst), get(row), get(cols), mul, i32(2), shl, add, set(to));
+    b.emit(i32(0), set(col));
+    b.emit(block, loop, get(col), get(vectorCols), geS, brIf(1));
+    b.emit(get(to), get(col), i32(2), shl, add);
+    b.emit(get(to), get(col), i32(2), shl, add, v128Load(0));
+    b.emit(get(from), get(col), i32(2), shl, add, v128Load(0), f32x4Add, v128Store(0));
+    b.emit(get(col), i32(4), add, set(col), br(0), end, end);
+    b.forLess(col, cols, () => {
+      b.emit(get(to), get(col), i32(2), shl, add);
+      b.emit(get(to), get(col), i32(2), shl, add, f32Load(0));
+      b.emit(get(from), get(col), i32(2), shl, add, f32Load(0), f32Add, f32Store);
+    });
+  });
+  return b.bytes();
+}
+
 /**
  * Instantiates the kernel over a fresh memory of `bytes` bytes, or returns null where WebAssembly
  * SIMD is unavailable (the scalar gemm then does all the work).
@@ -109,12 +142,14 @@ export function createSimdKernel(bytes: number): SimdKernel | null {
     const code = moduleBytes(i32s(6), kernelBody());
     if (!wasm.validate(code)) return null;
     const gatherCode = moduleBytes(i32s(4), gatherBody());
-    if (!wasm.validate(gatherCode)) return null;
+    const addRowsCode = moduleBytes(i32s(5), addRowsBody());
+    if (!wasm.validate(gatherCode) || !wasm.validate(addRowsCode)) return null;
     const memory = new wasm.Memory({ initial: Math.ceil(bytes / 65536) });
     const instance = new wasm.Instance(new wasm.Module(code), { env: { memory } });
     const kernel = instance.exports.kernel as SimdKernel['kernel'];
     const gather = new wasm.Instance(new wasm.Module(gatherCode), { env: { memory } }).exports.kernel as SimdKernel['gather'];
-    return { kernel, gather, memory };
+    const addRows = new wasm.Instance(new wasm.Module(addRowsCode), { env: { memory } }).exports.kernel as SimdKernel['addRows'];
+    return { kernel, gather, addRows, memory };
   } catch {
     return null;
   }

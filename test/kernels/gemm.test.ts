@@ -117,6 +117,33 @@ describe('gemm', () => {
     expect(mismatches).toBe(0);
   });
 
+  it('float32 results are added onto C once per depth block, rounded to float32 (C rows adjacent)', () => {
+    // ldc = N: the block is added onto C in the module. What must come out is C + block 0 (+ block 1),
+    // each add rounded to float32, each block summed from zero in float32, in k order.
+    let s = 11;
+    const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+    for (const [M, N, K] of [[6, 25, 150], [130, 37, 40], [3, 7, 300], [9, 64, 512]] as const) {
+      const A = Float32Array.from({ length: M * K }, next);
+      const B = Float32Array.from({ length: K * N }, next);
+      const C0 = Float32Array.from({ length: M * N }, next);
+      const depth = Math.ceil(K / Math.ceil(K / 256));
+      const expected = Float32Array.from(C0);
+      for (let pc = 0; pc < K; pc += depth) {
+        const kc = Math.min(depth, K - pc);
+        for (let i = 0; i < M; i++) {
+          for (let j = 0; j < N; j++) {
+            let block = 0;
+            for (let k = pc; k < pc + kc; k++) block = Math.fround(block + Math.fround(A[i * K + k]! * B[k * N + j]!));
+            expected[i * N + j] = Math.fround(expected[i * N + j]! + block);
+          }
+        }
+      }
+      const C = Float32Array.from(C0);
+      gemm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 1, C, 0, N);
+      expect(Array.from(C), `${M}x${N}x${K}`).toEqual(Array.from(expected));
+    }
+  });
+
   it('float64 products accumulate in double precision within a block', () => {
     // 1 + 1e-8 - 1 in float32 steps would lose the 1e-8; a double accumulator keeps it.
     const A = new Float64Array([1, 1e-8, -1]);

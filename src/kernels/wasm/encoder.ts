@@ -43,6 +43,7 @@ export const i32 = (v: number) => [0x41, ...signedLeb(v)];
 export const add = [0x6a];
 export const sub = [0x6b];
 export const mul = [0x6c];
+export const and = [0x71];
 export const shl = [0x74];
 export const shrU = [0x76];
 export const ltS = [0x48];
