@@ -7,13 +7,16 @@ import type { OpSpec } from '../registry.js';
 import { allocate } from '../storage.js';
 import { numel, type FloatTensor } from '../tensor.js';
 import { checkKeywords, floatTensor, sameDtype, tensorOf } from './args.js';
+import { reluBackwardFloat32, reluFloat32 } from './relu_simd.js';
 
 export function relu(input: FloatTensor): FloatTensor {
   const x = input.data;
   const out = allocate(input.dtype, x.length);
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    out[i] = v < 0 ? 0 : v;
+  if (!(x instanceof Float32Array && reluFloat32(x, out as Float32Array))) {
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i]!;
+      out[i] = v < 0 ? 0 : v;
+    }
   }
   return tensorOf(input.dtype, input.shape, out);
 }
@@ -27,7 +30,9 @@ export function reluBackward(gradOutput: FloatTensor, input: FloatTensor): Float
   const x = input.data;
   const g = gradOutput.data;
   const out = allocate(input.dtype, x.length);
-  for (let i = 0; i < x.length; i++) out[i] = x[i]! <= 0 ? 0 : g[i]!;
+  if (!(x instanceof Float32Array && g instanceof Float32Array && reluBackwardFloat32(x, g, out as Float32Array))) {
+    for (let i = 0; i < x.length; i++) out[i] = x[i]! <= 0 ? 0 : g[i]!;
+  }
   return tensorOf(input.dtype, input.shape, out);
 }
 

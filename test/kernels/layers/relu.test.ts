@@ -41,4 +41,14 @@ describe('float32 relu over every kind of value', () => {
       }),
     );
   });
+
+  it('over several blocks of the SIMD kernel, the last one not a whole vector', () => {
+    const n = 2 * 16384 + 4099;
+    const bits = Array.from({ length: n }, (_, i) => (i % 11 === 0 ? special[i % special.length]! : Math.imul(i + 1, 0x9e3779b1) >>> 0));
+    const x = fromBits(bits);
+    const g = fromBits(bits.map((b) => Math.imul(b ^ 0x5bd1e995, 0x27d4eb2d) >>> 0));
+    const gBits = comparable(g);
+    expect(comparable(relu(x))).toEqual(Array.from(x.data, (v, i) => (Number.isNaN(v) ? NAN : v < 0 ? 0 : bits[i]!)));
+    expect(comparable(reluBackward(g, x))).toEqual(Array.from(x.data, (v, i) => (v <= 0 ? 0 : gBits[i]!)));
+  });
 });

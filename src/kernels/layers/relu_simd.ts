@@ -1,0 +1,99 @@
+/**
+ * float32 relu and its backward as WebAssembly SIMD kernels, generated here as bytes. A JavaScript
+ * loop over a Float32Array costs about 3 ns a value on the machines measured (each value goes
+ * through a double); here four values take a compare and a select, and the values come and go in
+ * blocks copied into and out of the module's memory.
+ *
+ * - relu: where `x < 0` (false for -0 and NaN) +0, else x unchanged: clamp_min(x, 0) bit for bit.
+ * - reluBackward: where `x <= 0` (false for NaN) +0, else the gradient unchanged.
+ */
+import { Body, end, f32x4Le, f32x4Lt, get, i32, I32, i32s, add, moduleBytes, set, shl, v128Bitselect, v128Load, v128Store, v128Zero, webAssembly } from '../wasm/encoder.js';
+
+/** Floats a block: three blocks (two inputs, one output) stay within a typical L2 cache. */
+const BLOCK = 16384;
+
+/**
+ * kernel(x, g, out, vectors): for each of `vectors` groups of four floats, out = select(mask, +0,
+ * value), mask from x and value x (relu) or g (backward). Byte addresses.
+ */
+function selectBody(backward: boolean): number[] {
+  const [x, g, out, vectors] = [0, 1, 2, 3];
+  const b = new Body(4);
+  const v = b.local(I32);
+  const at = b.local(I32);
+  b.emit(i32(0), set(v));
+  b.forLess(v, vectors, () => {
+    b.emit(get(v), i32(4), shl, set(at));
+    b.emit(get(out), get(at), add);
+    // bitselect(a, b, mask) takes a's bits where the mask is set: +0 there, the value elsewhere.
+    b.emit(v128Zero);
+    b.emit(get(backward ? g : x), get(at), add, v128Load(0));
+    b.emit(get(x), get(at), add, v128Load(0), v128Zero, backward ? f32x4Le : f32x4Lt);
+    b.emit(v128Bitselect, v128Store(0));
+  });
+  return b.bytes();
+}
+
+type Kernel = (x: number, g: number, out: number, vectors: number) => void;
+
+interface Module {
+  readonly relu: Kernel;
+  readonly backward: Kernel;
+  readonly floats: Float32Array;
+}
+
+let module: Module | null | undefined;
+
+function load(): Module | null {
+  if (module !== undefined) return module;
+  module = null;
+  try {
+    const wasm = webAssembly();
+    if (!wasm) return null;
+    const memory = new wasm.Memory({ initial: Math.ceil((3 * BLOCK * 4) / 65536) });
+    const instantiate = (backward: boolean): Kernel | null => {
+      const code = moduleBytes(i32s(4), selectBody(backward));
+      if (!wasm.validate(code)) return null;
+      return new wasm.Instance(new wasm.Module(code), { env: { memory } }).exports['kernel'] as Kernel;
+    };
+    const relu = instantiate(false);
+    const backward = instantiate(true);
+    if (relu && backward) module = { relu, backward, floats: new Float32Array(memory.buffer) };
+  } catch {
+    module = null;
+  }
+  return module;
+}
+
+const X = 0;
+const G = BLOCK;
+const OUT = 2 * BLOCK;
+
+/** out = relu(x); false, with nothing written, where there is no WebAssembly SIMD. */
+export function reluFloat32(x: Float32Array, out: Float32Array): boolean {
+  const m = load();
+  if (!m) return false;
+  const f = m.floats;
+  for (let i = 0; i < x.length; i += BLOCK) {
+    const count = Math.min(BLOCK, x.length - i);
+    f.set(x.subarray(i, i + count), X);
+    m.relu(X * 4, G * 4, OUT * 4, Math.ceil(count / 4));
+    out.set(f.subarray(OUT, OUT + count), i);
+  }
+  return true;
+}
+
+/** out = grad where x <= 0 is false, else +0; false, with nothing written, where there is no WebAssembly SIMD. */
+export function reluBackwardFloat32(x: Float32Array, grad: Float32Array, out: Float32Array): boolean {
+  const m = load();
+  if (!m) return false;
+  const f = m.floats;
+  for (let i = 0; i < x.length; i += BLOCK) {
+    const count = Math.min(BLOCK, x.length - i);
+    f.set(x.subarray(i, i + count), X);
+    f.set(grad.subarray(i, i + count), G);
+    m.backward(X * 4, G * 4, OUT * 4, Math.ceil(count / 4));
+    out.set(f.subarray(OUT, OUT + count), i);
+  }
+  return true;
+}
