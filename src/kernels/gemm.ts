@@ -17,8 +17,8 @@
  *   doubles, panels packed as float64 so the loop sees one array type.
  * K is split into equal blocks of at most KC; C is updated once per block.
  *
- * gemmGathered is the float32 product whose B is given as taps of a source (a convolution's
- * im2col columns): its packed blocks are gathered straight from the source through a table.
+ * The float32 path is also the engine of gemm_tables.ts, products whose B or C is given through
+ * a table of taps (a convolution's im2col columns): it exports that engine's pieces below.
  */
 import { SIMD_MR, SIMD_NR, createSimdKernel } from './gemm_simd.js';
 import type { FloatArray } from './tensor.js';
@@ -67,10 +67,7 @@ export function gemm(
     return;
   }
   if (simd && A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array) {
-    const bRowStride = transB ? 1 : ldb;
-    const bColStride = transB ? ldb : 1;
-    const packB: PackB = (jc, nc, pc, kc) => packPanels(B, bOff + pc * bRowStride + jc * bColStride, bRowStride, bColStride, nc, kc, SIMD_NR, simdFloats, S_B);
-    simdGemm(transA, M, N, K, alpha, A, aOff, lda, packB, beta, C, cOff, ldc);
+    simdGemm(transA, M, N, K, alpha, A, aOff, lda, matrixPackB(transB, B, bOff, ldb), beta, C, cOff, ldc);
     return;
   }
 
@@ -110,21 +107,58 @@ const S_B = S_A + S_MC * S_KC;
 const S_C = S_B + S_KC * S_NC;
 /** A copy of C's block, for adding a block's result onto C in the module. */
 const S_C_COPY = S_C + S_MC * S_NC;
-/** Past those: a gathered B's table, then its source and one zero word for the taps in the padding. */
-const S_GATHER = S_C_COPY + S_MC * S_NC;
-const simd = createSimdKernel(S_GATHER * 4);
+/** The first float past the blocks: gemm_tables.ts keeps its tables and sources from here. */
+const S_FREE = S_C_COPY + S_MC * S_NC;
+const simd = createSimdKernel(S_FREE * 4);
 let simdFloats = simd ? new Float32Array(simd.memory.buffer) : new Float32Array(0);
 let simdWords = simd ? new Int32Array(simd.memory.buffer) : new Int32Array(0);
-/** The table now in the module's memory (tables are immutable: identity says the contents match). */
-let loadedTable: Int32Array | null = null;
 
-const roundUp = (n: number, step: number) => Math.ceil(n / step) * step;
+export const roundUp = (n: number, step: number) => Math.ceil(n / step) * step;
 
 /** Blocks of at least this many values are added onto C in the module (below, two copies cost more). */
 const ADD_IN_MODULE = 64;
 
 /** Packs B's block of columns [jc, jc + nc) and depth [pc, pc + kc) at S_B. */
-type PackB = (jc: number, nc: number, pc: number, kc: number) => void;
+export type PackB = (jc: number, nc: number, pc: number, kc: number) => void;
+
+/**
+ * Takes the result of block (rows [ic, ic + mc), columns [jc, jc + nc)) from S_C, rows ncPadded
+ * floats apart, instead of simdGemm writing it to C.
+ */
+export type StoreBlock = (ic: number, mc: number, jc: number, nc: number, ncPadded: number) => void;
+
+/** Packs B's blocks from the matrix op(B) at `bOff` (the usual case). */
+function matrixPackB(transB: boolean, B: Float32Array, bOff: number, ldb: number): PackB {
+  const bRowStride = transB ? 1 : ldb;
+  const bColStride = transB ? ldb : 1;
+  return (jc, nc, pc, kc) => packPanels(B, bOff + pc * bRowStride + jc * bColStride, bRowStride, bColStride, nc, kc, SIMD_NR, simdFloats, S_B);
+}
+
+/** The SIMD engine's pieces for gemm_tables.ts: null where there is no WebAssembly SIMD. */
+export const simdEngine = simd && {
+  kernels: simd,
+  /** Float offsets of the packed B panel block, the result block, and the first free float. */
+  packedB: S_B,
+  block: S_C,
+  free: S_FREE,
+  blocking: { kc: S_KC, nc: S_NC, nr: SIMD_NR },
+  smallWork: SMALL_WORK,
+  balancedBlock,
+  /** The module's memory as floats and as words, grown first to hold `floats` floats. */
+  views(floats: number): { floats: Float32Array; words: Int32Array } {
+    const memory = simd.memory;
+    const missing = floats * 4 - memory.buffer.byteLength;
+    if (missing > 0) {
+      // A grow detaches the views on the old buffer: make new ones.
+      memory.grow(Math.ceil(missing / 65536));
+      simdFloats = new Float32Array(memory.buffer);
+      simdWords = new Int32Array(memory.buffer);
+    }
+    return { floats: simdFloats, words: simdWords };
+  },
+  product: simdGemm,
+  matrixPackB,
+};
 
 function simdGemm(
   transA: boolean,
@@ -140,6 +174,7 @@ function simdGemm(
   C: Float32Array,
   cOff: number,
   ldc: number,
+  storeBlock: StoreBlock | null = null,
 ): void {
   const kernel = simd!.kernel;
   const mem = simdFloats;
@@ -156,6 +191,10 @@ function simdGemm(
         const mc = Math.min(S_MC, M - ic);
         packPanels(A, aOff + ic * aRowStride + pc * aColStride, aColStride, aRowStride, mc, kc, SIMD_MR, mem, S_A);
         kernel(roundUp(mc, SIMD_MR), ncPadded, kc, S_A * 4, S_B * 4, S_C * 4);
+        if (storeBlock) {
+          storeBlock(ic, mc, jc, nc, ncPadded);
+          continue;
+        }
         // C was cleared when beta = 0: the first block's result can then be copied, not added.
         const copy = beta === 0 && pc === 0 && alpha === 1;
         if (!copy && alpha === 1 && ldc === nc && mc * nc >= ADD_IN_MODULE) {
@@ -177,102 +216,6 @@ function simdGemm(
       }
     }
   }
-}
-
-/**
- * op(B) given as taps of a source vector rather than as a matrix: op(B)[k, j] = source[tap] for the
- * tap at (k, j), or 0 where there is none (im2col's padding). The table lists the taps in the
- * order simdGemm packs B (column blocks, depth blocks, 8-wide panels k-major), so packing a block
- * is one gather from the source, and the columns never exist as a matrix.
- */
-export interface GatheredB {
-  readonly K: number;
-  readonly N: number;
-  /** Taps index [0, sourceLength); `sourceLength` itself is the zero word. */
-  readonly sourceLength: number;
-  readonly table: Int32Array;
-}
-
-/** Tables above this many taps are not built: the plain path copes with any size. */
-const MAX_GATHER_TAPS = 1 << 22;
-
-/**
- * Whether gemmGathered takes an [M x K] · [K x N] product: float32 SIMD is there, the product is
- * not one the plain triple loop takes (so results match gemm's to the bit), and the table is bounded.
- */
-export function gathersB(M: number, N: number, K: number): boolean {
-  return simd !== null && M > 0 && N > 0 && K > 0 && M * N * K > SMALL_WORK && roundUp(N, SIMD_NR) * K <= MAX_GATHER_TAPS;
-}
-
-/** The table for op(B)[k, j] = source[tap(k, j)], tap -1 meaning 0. Check gathersB first. */
-export function planGatheredB(K: number, N: number, sourceLength: number, tap: (k: number, j: number) => number): GatheredB {
-  const kBlock = balancedBlock(K, S_KC);
-  const table = new Int32Array(roundUp(N, SIMD_NR) * K);
-  let o = 0;
-  for (let jc = 0; jc < N; jc += S_NC) {
-    const jEnd = Math.min(N, jc + S_NC);
-    for (let pc = 0; pc < K; pc += kBlock) {
-      const kEnd = Math.min(K, pc + kBlock);
-      for (let j0 = jc; j0 < jEnd; j0 += SIMD_NR) {
-        for (let k = pc; k < kEnd; k++) {
-          for (let j = j0; j < j0 + SIMD_NR; j++) {
-            const t = j < jEnd ? tap(k, j) : -1;
-            table[o++] = t < 0 ? sourceLength : t;
-          }
-        }
-      }
-    }
-  }
-  return { K, N, sourceLength, table };
-}
-
-/** Grows the module's memory to `floats` floats, renewing the views a grow detaches. */
-function ensureSimdFloats(floats: number): void {
-  const memory = simd!.memory;
-  const missing = floats * 4 - memory.buffer.byteLength;
-  if (missing <= 0) return;
-  memory.grow(Math.ceil(missing / 65536));
-  simdFloats = new Float32Array(memory.buffer);
-  simdWords = new Int32Array(memory.buffer);
-}
-
-/**
- * C[M,N] = op(A)[M,K] · B + beta * C with B = plan over `source` from `sourceOff`: gemm with alpha 1
- * and a gathered B, summing in the same order as gemm (the packed blocks hold the same values).
- * Only for products gathersB(M, N, K) accepts.
- */
-export function gemmGathered(
-  transA: boolean,
-  M: number,
-  A: Float32Array,
-  aOff: number,
-  lda: number,
-  plan: GatheredB,
-  source: Float32Array,
-  sourceOff: number,
-  beta: number,
-  C: Float32Array,
-  cOff: number,
-  ldc: number,
-): void {
-  const { K, N, sourceLength, table } = plan;
-  scaleC(M, N, beta, C, cOff, ldc);
-  const sourceAt = roundUp(S_GATHER + table.length, 4);
-  ensureSimdFloats(sourceAt + sourceLength + 1);
-  if (loadedTable !== table) {
-    simdWords.set(table, S_GATHER);
-    loadedTable = table;
-  }
-  simdFloats.set(source.subarray(sourceOff, sourceOff + sourceLength), sourceAt);
-  simdFloats[sourceAt + sourceLength] = 0;
-  const gather = simd!.gather;
-  let at = S_GATHER;
-  const packB: PackB = (_jc, nc, _pc, kc) => {
-    const count = roundUp(nc, SIMD_NR) * kc;
-    gather(S_B * 4, at * 4, sourceAt * 4, count);
-    at += count;
-  };
-  simdGemm(transA, M, N, K, 1, A, aOff, lda, packB, beta, C, cOff, ldc);
 }
 
 /** C = beta * C, with beta = 0 clearing C without reading it (NaN in C does not survive, as in BLAS). */

@@ -32,6 +32,11 @@ export interface SimdKernel {
    * added back onto a copy of C.
    */
   addRows(dst: number, src: number, rows: number, cols: number, srcRow: number): void;
+  /**
+   * scatterAdd(dst, table, src, rows, cols, srcRow): dst[table[r*cols + c]] += src[r*srcRow + c],
+   * float32 adds in row-major order (table holds word indices): col2im from a block of columns.
+   */
+  scatterAdd(dst: number, table: number, src: number, rows: number, cols: number, srcRow: number): void;
   readonly memory: WebAssembly.Memory;
 }
 
@@ -131,6 +136,25 @@ function addRowsBody(): number[] {
   return b.bytes();
 }
 
+function scatterAddBody(): number[] {
+  const [dst, table, src, rows, cols, srcRow] = [0, 1, 2, 3, 4, 5];
+  const b = new Body(6);
+  const row = b.local(I32);
+  const col = b.local(I32);
+  const from = b.local(I32);
+  const tap = b.local(I32);
+  b.emit(i32(0), set(row));
+  b.forLess(row, rows, () => {
+    b.emit(get(src), get(row), get(srcRow), mul, i32(2), shl, add, set(from), i32(0), set(col));
+    b.forLess(col, cols, () => {
+      b.emit(get(dst), get(table), i32Load(0), i32(2), shl, add, tee(tap));
+      b.emit(get(tap), f32Load(0), get(from), f32Load(0), f32Add, f32Store);
+      b.emit(get(table), i32(4), add, set(table), get(from), i32(4), add, set(from));
+    });
+  });
+  return b.bytes();
+}
+
 /**
  * Instantiates the kernel over a fresh memory of `bytes` bytes, or returns null where WebAssembly
  * SIMD is unavailable (the scalar gemm then does all the work).
@@ -143,13 +167,15 @@ export function createSimdKernel(bytes: number): SimdKernel | null {
     if (!wasm.validate(code)) return null;
     const gatherCode = moduleBytes(i32s(4), gatherBody());
     const addRowsCode = moduleBytes(i32s(5), addRowsBody());
-    if (!wasm.validate(gatherCode) || !wasm.validate(addRowsCode)) return null;
+    const scatterAddCode = moduleBytes(i32s(6), scatterAddBody());
+    if (![gatherCode, addRowsCode, scatterAddCode].every((c) => wasm.validate(c))) return null;
     const memory = new wasm.Memory({ initial: Math.ceil(bytes / 65536) });
     const instance = new wasm.Instance(new wasm.Module(code), { env: { memory } });
     const kernel = instance.exports.kernel as SimdKernel['kernel'];
     const gather = new wasm.Instance(new wasm.Module(gatherCode), { env: { memory } }).exports.kernel as SimdKernel['gather'];
     const addRows = new wasm.Instance(new wasm.Module(addRowsCode), { env: { memory } }).exports.kernel as SimdKernel['addRows'];
-    return { kernel, gather, addRows, memory };
+    const scatterAdd = new wasm.Instance(new wasm.Module(scatterAddCode), { env: { memory } }).exports.kernel as SimdKernel['scatterAdd'];
+    return { kernel, gather, addRows, scatterAdd, memory };
   } catch {
     return null;
   }

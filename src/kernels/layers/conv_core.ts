@@ -7,8 +7,9 @@
  * Everything is 2-d internally; a 1-d convolution is a 2-d one with H = 1 and a 1-high kernel.
  */
 import { KernelArgumentError, check, formatSizes } from '../errors.js';
-import { gemm, gemmGathered, type GatheredB } from '../gemm.js';
-import { forwardColumns, weightColumns } from './gathered_columns.js';
+import { gemm } from '../gemm.js';
+import { gemmGathered, gemmScattered, type GatheredB } from '../gemm_tables.js';
+import { forwardColumns, inputColumns, weightColumns } from './gathered_columns.js';
 import { allocate, zerosFloat } from '../storage.js';
 import type { FloatArray, FloatTensor } from '../tensor.js';
 import { numel } from '../tensor.js';
@@ -568,7 +569,15 @@ function convGradients(
     const direct = isIdentityMap(map);
     const gathered = direct ? null : float32Columns(input, gradOutput, gradWeight, () => weightColumns(map, cg, og));
     const cols = direct ? input.data : gathered ? null : allocate(dtype, kdim * positions);
-    const gradCols = !gradInput ? undefined : direct ? gradInput.data : allocate(dtype, kdim * positions);
+    // Float32 all through (sameDtype above): the input's gradient can skip its columns as well.
+    const scatteredPlan = gradInput && gathered ? inputColumns(map, cg, og) : null;
+    const scattered = scatteredPlan && {
+      plan: scatteredPlan,
+      w: weight.data as Float32Array,
+      gO: gathered!.w,
+      dst: gradInput!.data as Float32Array,
+    };
+    const gradCols = !gradInput || scattered ? undefined : direct ? gradInput.data : allocate(dtype, kdim * positions);
     for (let n = 0; n < batch; n++) {
       for (let grp = 0; grp < groups; grp++) {
         const inOff = (n * g.inChannels + grp * cg) * inPlane;
@@ -581,7 +590,9 @@ function convGradients(
           gemm(false, true, og, kdim, positions, 1, gO, gOff, positions, cols!, direct ? inOff : 0, positions,
             1, gradWeight.data, wOff, kdim);
         }
-        if (gradInput && gradCols) {
+        if (scattered) {
+          gemmScattered(true, false, og, scattered.w, wOff, kdim, scattered.gO, gOff, positions, scattered.plan, scattered.dst, inOff);
+        } else if (gradInput && gradCols) {
           gemm(true, false, kdim, positions, og, 1, weight.data, wOff, kdim, gO, gOff, positions,
             0, gradCols, direct ? inOff : 0, positions);
           if (!direct) col2im(gradCols, cg, map, gradInput.data, inOff);

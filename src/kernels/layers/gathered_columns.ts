@@ -1,9 +1,11 @@
 /**
- * im2col's columns as a gathered gemm operand: instead of writing the columns of an image and then
- * packing them for gemm, the packed blocks are gathered straight from the image through a table of
- * taps, built once per geometry. The values gemm sees are the same, so are its results.
+ * im2col's columns as gemm operands given through tables of taps (gemm_tables.ts), built once per
+ * geometry: instead of writing the columns of an image and then packing them for gemm, the packed
+ * blocks are gathered straight from the image; instead of writing the gradient's columns and
+ * adding them back with col2im, gemm's result blocks are added straight onto the image's gradient.
+ * The values and the order of the adds are the same, so are the results.
  */
-import { gathersB, planGatheredB, type GatheredB } from '../gemm.js';
+import { gathersB, planGatheredB, planScatteredC, scattersC, type GatheredB, type ScatteredC } from '../gemm_tables.js';
 import type { WindowMap } from './conv_core.js';
 
 /** im2col's entry (row `kidx`, column `pos`) as an offset into `channels` image planes, or -1 in the padding. */
@@ -20,10 +22,10 @@ function tapOf(m: WindowMap, kidx: number, pos: number): number {
 
 /** Plans kept for the geometries in use (a network has a few); the oldest go first. */
 const MAX_PLANS = 16;
-const plans = new Map<string, GatheredB>();
+const plans = new Map<string, GatheredB | ScatteredC>();
 
-function cached(key: string, build: () => GatheredB): GatheredB {
-  let plan = plans.get(key);
+function cached<P extends GatheredB | ScatteredC>(key: string, build: () => P): P {
+  let plan = plans.get(key) as P | undefined;
   if (plan) {
     // Most recently used last.
     plans.delete(key);
@@ -60,4 +62,16 @@ export function weightColumns(m: WindowMap, channels: number, outChannels: numbe
   if (!gathersB(outChannels, kdim, positions)) return null;
   const plane = m.imageH * m.imageW;
   return cached(`w${mapKey(m, channels)}`, () => planGatheredB(positions, kdim, channels * plane, (k, j) => tapOf(m, j, k)));
+}
+
+/**
+ * The columns of the input's gradient, Wᵀ · gO as [kdim x positions] with `outChannels` as its
+ * depth, added back onto the image's gradient as col2im adds them; null where gemm would not take it.
+ */
+export function inputColumns(m: WindowMap, channels: number, outChannels: number): ScatteredC | null {
+  const kdim = channels * m.kH * m.kW;
+  const positions = m.posH * m.posW;
+  if (!scattersC(kdim, positions, outChannels)) return null;
+  const plane = m.imageH * m.imageW;
+  return cached(`c${mapKey(m, channels)}`, () => planScatteredC(kdim, positions, channels * plane, (i, j) => tapOf(m, i, j)));
 }

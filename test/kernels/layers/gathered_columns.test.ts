@@ -1,13 +1,15 @@
 /**
- * The gathered columns: a conv's products with im2col's columns gathered straight into gemm's
- * packed blocks must be the products with the columns written out, bit for bit, for every geometry
+ * The columns through tables: a conv's products with im2col's columns gathered straight into
+ * gemm's packed blocks, and the input gradient's columns added straight onto the image, must give
+ * what the written-out columns give (im2col, gemm, col2im), bit for bit, for every geometry
  * (stride, padding, dilation, several channels, images at an offset in the batch).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { gemm, gemmGathered } from '../../../src/kernels/gemm.js';
-import { im2col, type WindowMap } from '../../../src/kernels/layers/conv_core.js';
-import { forwardColumns, weightColumns } from '../../../src/kernels/layers/gathered_columns.js';
+import { gemm } from '../../../src/kernels/gemm.js';
+import { gemmGathered, gemmScattered } from '../../../src/kernels/gemm_tables.js';
+import { col2im, im2col, type WindowMap } from '../../../src/kernels/layers/conv_core.js';
+import { forwardColumns, inputColumns, weightColumns } from '../../../src/kernels/layers/gathered_columns.js';
 
 /** Finite values whose sums round, plus the odd -0, so the order of the adds and zero signs show. */
 function values(n: number, seed: number): Float32Array {
@@ -77,6 +79,19 @@ function checkGeometry({ map, channels, outChannels, images }: Geometry, seed: n
     gemmGathered(false, outChannels, w, 0, kdim, forward, x, n * imageSize, 1, actual, 0, positions);
     expect(bits(actual)).toEqual(bits(expected));
 
+    const input = inputColumns(map, channels, outChannels);
+    if (input) {
+      // Input gradient: col2im(Wᵀ · gO) added onto a gradient that already holds values.
+      const gradCols = new Float32Array(kdim * positions);
+      gemm(true, false, kdim, positions, outChannels, 1, w, 0, kdim, gO, n * outChannels * positions, positions, 0, gradCols, 0, positions);
+      const before = values(images * imageSize, seed + 5);
+      const inputExpected = Float32Array.from(before);
+      col2im(gradCols, channels, map, inputExpected, n * imageSize);
+      const inputActual = Float32Array.from(before);
+      gemmScattered(true, false, outChannels, w, 0, kdim, gO, n * outChannels * positions, positions, input, inputActual, n * imageSize);
+      expect(bits(inputActual)).toEqual(bits(inputExpected));
+    }
+
     if (!weight) continue;
     // Weight gradient: gO · colsᵀ accumulated over the images.
     const gradExpected = values(outChannels * kdim, seed + 4);
@@ -116,5 +131,12 @@ describe('gathered im2col columns', () => {
   it('are not planned for products the plain triple loop takes', () => {
     const tiny: WindowMap = { imageH: 4, imageW: 4, posH: 2, posW: 2, kH: 3, kW: 3, sH: 1, sW: 1, pT: 0, pL: 0, dH: 1, dW: 1 };
     expect(forwardColumns(tiny, 1, 2)).toBeNull();
+    expect(inputColumns(tiny, 1, 2)).toBeNull();
+  });
+
+  it('the input gradient keeps col2im when gemm would split the product in depth (over 256 output channels)', () => {
+    const map: WindowMap = { imageH: 6, imageW: 6, posH: 4, posW: 4, kH: 3, kW: 3, sH: 1, sW: 1, pT: 0, pL: 0, dH: 1, dW: 1 };
+    expect(inputColumns(map, 2, 256)).not.toBeNull();
+    expect(inputColumns(map, 2, 257)).toBeNull();
   });
 });
