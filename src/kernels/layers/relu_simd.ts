@@ -69,31 +69,28 @@ const X = 0;
 const G = BLOCK;
 const OUT = 2 * BLOCK;
 
-/** out = relu(x); false, with nothing written, where there is no WebAssembly SIMD. */
-export function reluFloat32(x: Float32Array, out: Float32Array): boolean {
+/** Runs `pick` of the module over x (and grad) block by block into out; false where there is no module. */
+function inBlocks(pick: (m: Module) => Kernel, x: Float32Array, grad: Float32Array | null, out: Float32Array): boolean {
   const m = load();
   if (!m) return false;
+  const kernel = pick(m);
   const f = m.floats;
   for (let i = 0; i < x.length; i += BLOCK) {
     const count = Math.min(BLOCK, x.length - i);
     f.set(x.subarray(i, i + count), X);
-    m.relu(X * 4, G * 4, OUT * 4, Math.ceil(count / 4));
+    if (grad) f.set(grad.subarray(i, i + count), G);
+    kernel(X * 4, G * 4, OUT * 4, Math.ceil(count / 4));
     out.set(f.subarray(OUT, OUT + count), i);
   }
   return true;
 }
 
+/** out = relu(x); false, with nothing written, where there is no WebAssembly SIMD. */
+export function reluFloat32(x: Float32Array, out: Float32Array): boolean {
+  return inBlocks((m) => m.relu, x, null, out);
+}
+
 /** out = grad where x <= 0 is false, else +0; false, with nothing written, where there is no WebAssembly SIMD. */
 export function reluBackwardFloat32(x: Float32Array, grad: Float32Array, out: Float32Array): boolean {
-  const m = load();
-  if (!m) return false;
-  const f = m.floats;
-  for (let i = 0; i < x.length; i += BLOCK) {
-    const count = Math.min(BLOCK, x.length - i);
-    f.set(x.subarray(i, i + count), X);
-    f.set(grad.subarray(i, i + count), G);
-    m.backward(X * 4, G * 4, OUT * 4, Math.ceil(count / 4));
-    out.set(f.subarray(OUT, OUT + count), i);
-  }
-  return true;
+  return inBlocks((m) => m.backward, x, grad, out);
 }
