@@ -115,7 +115,7 @@ let simdWords = simd ? new Int32Array(simd.memory.buffer) : new Int32Array(0);
 
 export const roundUp = (n: number, step: number) => Math.ceil(n / step) * step;
 
-/** Blocks of at least this many values are added onto C in the module (below, two copies cost more). */
+/** Blocks (and, when C's rows are apart, rows) of at least this many values are added onto C in the module: below, the copies cost more. */
 const ADD_IN_MODULE = 64;
 
 /** Packs B's block of columns [jc, jc + nc) and depth [pc, pc + kc) at S_B. */
@@ -197,13 +197,16 @@ function simdGemm(
         }
         // C was cleared when beta = 0: the first block's result can then be copied, not added.
         const copy = beta === 0 && pc === 0 && alpha === 1;
-        if (!copy && alpha === 1 && ldc === nc && mc * nc >= ADD_IN_MODULE) {
-          // The block's rows are adjacent in C: add it in the module, float32 adds as C[i] += r
-          // rounds them, between two copies instead of a JavaScript loop over every value.
+        if (!copy && alpha === 1 && mc * nc >= ADD_IN_MODULE && (ldc === nc || nc >= ADD_IN_MODULE)) {
+          // Add the block in the module, float32 adds as C[i] += r rounds them, between two copies
+          // of C's block instead of a JavaScript loop over every value: one copy each way when
+          // its rows are adjacent in C, else one a row (worth it for rows this long).
           const to = cOff + ic * ldc + jc;
-          mem.set(C.subarray(to, to + mc * nc), S_C_COPY);
+          if (ldc === nc) mem.set(C.subarray(to, to + mc * nc), S_C_COPY);
+          else for (let i = 0; i < mc; i++) mem.set(C.subarray(to + i * ldc, to + i * ldc + nc), S_C_COPY + i * nc);
           simd!.addRows(S_C_COPY * 4, S_C * 4, mc, nc, ncPadded);
-          C.set(mem.subarray(S_C_COPY, S_C_COPY + mc * nc), to);
+          if (ldc === nc) C.set(mem.subarray(S_C_COPY, S_C_COPY + mc * nc), to);
+          else for (let i = 0; i < mc; i++) C.set(mem.subarray(S_C_COPY + i * nc, S_C_COPY + (i + 1) * nc), to + i * ldc);
           continue;
         }
         for (let i = 0; i < mc; i++) {

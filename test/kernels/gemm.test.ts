@@ -122,7 +122,8 @@ describe('gemm', () => {
     // each add rounded to float32, each block summed from zero in float32, in k order.
     let s = 11;
     const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-    for (const [M, N, K] of [[6, 25, 150], [130, 37, 40], [3, 7, 300], [9, 64, 512]] as const) {
+    // 5 x 1100: two column blocks of C, whose rows are then apart (one copy a row).
+    for (const [M, N, K] of [[6, 25, 150], [130, 37, 40], [3, 7, 300], [9, 64, 512], [5, 1100, 300]] as const) {
       const A = Float32Array.from({ length: M * K }, next);
       const B = Float32Array.from({ length: K * N }, next);
       const C0 = Float32Array.from({ length: M * N }, next);
