@@ -107,8 +107,11 @@ const S_B = S_A + S_MC * S_KC;
 const S_C = S_B + S_KC * S_NC;
 /** A copy of C's block, for adding a block's result onto C in the module. */
 const S_C_COPY = S_C + S_MC * S_NC;
+/** Where the stretch of A or B a panel block is packed from is copied, when it fits. */
+const S_STAGE = S_C_COPY + S_MC * S_NC;
+const STAGE_FLOATS = 1 << 20;
 /** The first float past the blocks: gemm_tables.ts keeps its tables and sources from here. */
-const S_FREE = S_C_COPY + S_MC * S_NC;
+const S_FREE = S_STAGE + STAGE_FLOATS;
 const simd = createSimdKernel(S_FREE * 4);
 let simdFloats = simd ? new Float32Array(simd.memory.buffer) : new Float32Array(0);
 let simdWords = simd ? new Int32Array(simd.memory.buffer) : new Int32Array(0);
@@ -131,7 +134,26 @@ export type StoreBlock = (ic: number, mc: number, jc: number, nc: number, ncPadd
 function matrixPackB(transB: boolean, B: Float32Array, bOff: number, ldb: number): PackB {
   const bRowStride = transB ? 1 : ldb;
   const bColStride = transB ? ldb : 1;
-  return (jc, nc, pc, kc) => packPanels(B, bOff + pc * bRowStride + jc * bColStride, bRowStride, bColStride, nc, kc, SIMD_NR, simdFloats, S_B);
+  return (jc, nc, pc, kc) => packInModule(B, bOff + pc * bRowStride + jc * bColStride, bRowStride, bColStride, nc, kc, SIMD_NR, S_B);
+}
+
+/** Blocks of fewer values are packed by packPanels in JavaScript: below, the staging copy costs more. */
+const PACK_IN_MODULE = 256;
+
+/**
+ * packPanels into the module's memory at `outAt`, done by the module: the stretch of `src` the
+ * block reads (its first to its last value, gaps included) is copied in whole, then packed there at
+ * WebAssembly speed (a JavaScript loop costs 3-4 ns a value on the machines measured). Small blocks,
+ * and stretches longer than the staging area, stay with packPanels.
+ */
+function packInModule(src: Float32Array, off: number, kStride: number, lineStride: number, count: number, kc: number, width: number, outAt: number): void {
+  const span = (count - 1) * lineStride + (kc - 1) * kStride + 1;
+  if (count * kc < PACK_IN_MODULE || span > STAGE_FLOATS) {
+    packPanels(src, off, kStride, lineStride, count, kc, width, simdFloats, outAt);
+    return;
+  }
+  simdFloats.set(src.subarray(off, off + span), S_STAGE);
+  simd!.pack(outAt * 4, S_STAGE * 4, kStride, lineStride, count, kc, width);
 }
 
 /** The SIMD engine's pieces for gemm_tables.ts: null where there is no WebAssembly SIMD. */
@@ -189,7 +211,7 @@ function simdGemm(
       packB(jc, nc, pc, kc);
       for (let ic = 0; ic < M; ic += S_MC) {
         const mc = Math.min(S_MC, M - ic);
-        packPanels(A, aOff + ic * aRowStride + pc * aColStride, aColStride, aRowStride, mc, kc, SIMD_MR, mem, S_A);
+        packInModule(A, aOff + ic * aRowStride + pc * aColStride, aColStride, aRowStride, mc, kc, SIMD_MR, S_A);
         kernel(roundUp(mc, SIMD_MR), ncPadded, kc, S_A * 4, S_B * 4, S_C * 4);
         if (storeBlock) {
           storeBlock(ic, mc, jc, nc, ncPadded);

@@ -10,7 +10,7 @@
  */
 
 import {
-  add, and, Body, block, br, brIf, end, f32Add, f32Load, f32Store, geS, geU, get, gtS, I32, i32, i32Load, i32s, i32Store, leS, loop, moduleBytes, mul, set, shl, sub, tee, unsignedLeb, V128,
+  add, and, Body, block, br, brIf, end, ifThen, f32Add, f32Load, f32Store, geS, geU, get, gtS, I32, i32, i32Load, i32s, i32Store, leS, loop, moduleBytes, mul, set, shl, sub, tee, unsignedLeb, V128,
   f32x4Add, f32x4Mul, v128Load, v128Load32Splat, v128Store, v128Zero, webAssembly,
 } from './wasm/encoder.js';
 
@@ -37,6 +37,12 @@ export interface SimdKernel {
    * float32 adds in row-major order (table holds word indices): col2im from a block of columns.
    */
   scatterAdd(dst: number, table: number, src: number, rows: number, cols: number, srcRow: number): void;
+  /**
+   * pack(dst, src, kStride, lineStride, count, kc, width): gemm's packPanels in the module, from a
+   * source staged in its memory (strides in floats): dst[p*width*kc + k*width + r] =
+   * src[(p*width + r)*lineStride + k*kStride], the last panel padded with +0.
+   */
+  pack(dst: number, src: number, kStride: number, lineStride: number, count: number, kc: number, width: number): void;
   readonly memory: WebAssembly.Memory;
 }
 
@@ -155,6 +161,33 @@ function scatterAddBody(): number[] {
   return b.bytes();
 }
 
+function packBody(): number[] {
+  const [dst, src, kStride, lineStride, count, kc, width] = [0, 1, 2, 3, 4, 5, 6];
+  const b = new Body(7);
+  const line0 = b.local(I32);
+  const lines = b.local(I32);
+  const k = b.local(I32);
+  const r = b.local(I32);
+  const from = b.local(I32);
+  const lineBytes = b.local(I32);
+  b.emit(get(lineStride), i32(2), shl, set(lineBytes), i32(0), set(line0));
+  b.emit(block, loop, get(line0), get(count), geS, brIf(1));
+  b.emit(get(count), get(line0), sub, tee(lines), get(width), gtS, ifThen, get(width), set(lines), end);
+  b.emit(i32(0), set(k));
+  b.forLess(k, kc, () => {
+    b.emit(get(src), get(line0), get(lineStride), mul, get(k), get(kStride), mul, add, i32(2), shl, add, set(from));
+    b.emit(i32(0), set(r));
+    b.forLess(r, lines, () => {
+      // Words, not floats: every bit pattern arrives as it left.
+      b.emit(get(dst), get(from), i32Load(0), i32Store(0));
+      b.emit(get(dst), i32(4), add, set(dst), get(from), get(lineBytes), add, set(from));
+    });
+    b.forLess(r, width, () => b.emit(get(dst), i32(0), i32Store(0), get(dst), i32(4), add, set(dst)));
+  });
+  b.emit(get(line0), get(width), add, set(line0), br(0), end, end);
+  return b.bytes();
+}
+
 /**
  * Instantiates the kernel over a fresh memory of `bytes` bytes, or returns null where WebAssembly
  * SIMD is unavailable (the scalar gemm then does all the work).
@@ -168,14 +201,16 @@ export function createSimdKernel(bytes: number): SimdKernel | null {
     const gatherCode = moduleBytes(i32s(4), gatherBody());
     const addRowsCode = moduleBytes(i32s(5), addRowsBody());
     const scatterAddCode = moduleBytes(i32s(6), scatterAddBody());
-    if (![gatherCode, addRowsCode, scatterAddCode].every((c) => wasm.validate(c))) return null;
+    const packCode = moduleBytes(i32s(7), packBody());
+    if (![gatherCode, addRowsCode, scatterAddCode, packCode].every((c) => wasm.validate(c))) return null;
     const memory = new wasm.Memory({ initial: Math.ceil(bytes / 65536) });
     const instance = new wasm.Instance(new wasm.Module(code), { env: { memory } });
     const kernel = instance.exports.kernel as SimdKernel['kernel'];
     const gather = new wasm.Instance(new wasm.Module(gatherCode), { env: { memory } }).exports.kernel as SimdKernel['gather'];
     const addRows = new wasm.Instance(new wasm.Module(addRowsCode), { env: { memory } }).exports.kernel as SimdKernel['addRows'];
     const scatterAdd = new wasm.Instance(new wasm.Module(scatterAddCode), { env: { memory } }).exports.kernel as SimdKernel['scatterAdd'];
-    return { kernel, gather, addRows, scatterAdd, memory };
+    const pack = new wasm.Instance(new wasm.Module(packCode), { env: { memory } }).exports.kernel as SimdKernel['pack'];
+    return { kernel, gather, addRows, scatterAdd, pack, memory };
   } catch {
     return null;
   }
