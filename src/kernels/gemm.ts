@@ -118,7 +118,10 @@ let simdWords = simd ? new Int32Array(simd.memory.buffer) : new Int32Array(0);
 
 export const roundUp = (n: number, step: number) => Math.ceil(n / step) * step;
 
-/** Blocks (and, when C's rows are apart, rows) of at least this many values are added onto C in the module: below, the copies cost more. */
+/**
+ * Blocks (and, when C's rows are apart, rows) of at least this many values are added onto C in the
+ * module: below, the copies cost more.
+ */
 const ADD_IN_MODULE = 64;
 
 /** Packs B's block of columns [jc, jc + nc) and depth [pc, pc + kc) at S_B. */
@@ -146,7 +149,16 @@ const PACK_IN_MODULE = 256;
  * WebAssembly speed (a JavaScript loop costs 3-4 ns a value on the machines measured). Small blocks,
  * and stretches longer than the staging area, stay with packPanels.
  */
-function packInModule(src: Float32Array, off: number, kStride: number, lineStride: number, count: number, kc: number, width: number, outAt: number): void {
+function packInModule(
+  src: Float32Array,
+  off: number,
+  kStride: number,
+  lineStride: number,
+  count: number,
+  kc: number,
+  width: number,
+  outAt: number,
+): void {
   const span = (count - 1) * lineStride + (kc - 1) * kStride + 1;
   if (count * kc < PACK_IN_MODULE || span > STAGE_FLOATS) {
     packPanels(src, off, kStride, lineStride, count, kc, width, simdFloats, outAt);
