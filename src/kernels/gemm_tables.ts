@@ -30,7 +30,10 @@ export interface ScatteredC {
   readonly table: Int32Array;
 }
 
-/** Tables above this many taps are not built: the plain path copes with any size. */
+/**
+ * Tables above this many taps, and sources above this many floats, stay with the plain path (which
+ * copes with any size): the module's memory never shrinks, so what it holds is bounded.
+ */
 const MAX_TAPS = 1 << 22;
 /** Words of the region tables are kept in; when the next one does not fit, all are dropped. */
 const TABLE_REGION = 2 * MAX_TAPS;
@@ -54,14 +57,17 @@ function residentTable(table: Int32Array): number {
   return start;
 }
 
-/** The products plain gemm would also run on the SIMD engine (below, the triple loop's results differ). */
-function engineTakes(M: number, N: number, K: number, taps: number): boolean {
-  return simdEngine !== null && M > 0 && N > 0 && K > 0 && M * N * K > simdEngine.smallWork && taps <= MAX_TAPS;
+/**
+ * The products plain gemm would also run on the SIMD engine (below, the triple loop's results
+ * differ), with a table and a source (or destination) of bounded size.
+ */
+function engineTakes(M: number, N: number, K: number, taps: number, sourceLength: number): boolean {
+  return simdEngine !== null && M > 0 && N > 0 && K > 0 && M * N * K > simdEngine.smallWork && taps <= MAX_TAPS && sourceLength <= MAX_TAPS;
 }
 
-/** Whether gemmGathered takes an [M x K] · [K x N] product. */
-export function gathersB(M: number, N: number, K: number): boolean {
-  return engineTakes(M, N, K, roundUp(N, 8) * K);
+/** Whether gemmGathered takes an [M x K] · [K x N] product whose B gathers from `sourceLength` floats. */
+export function gathersB(M: number, N: number, K: number, sourceLength: number): boolean {
+  return engineTakes(M, N, K, roundUp(N, 8) * K, sourceLength);
 }
 
 /** The table for op(B)[k, j] = source[tap(k, j)], tap -1 meaning 0. Check gathersB first. */
@@ -89,7 +95,7 @@ export function planGatheredB(K: number, N: number, sourceLength: number, tap: (
 
 /**
  * C[M,N] = op(A)[M,K] · B + beta * C, B = plan over `source` from `sourceOff`: gemm with alpha 1
- * (beta 0 or 1) and a gathered B. Only for products gathersB(M, N, K) accepts.
+ * (beta 0 or 1) and a gathered B. Only for products gathersB accepts.
  */
 export function gemmGathered(
   transA: boolean,
@@ -127,8 +133,8 @@ export function gemmGathered(
  * Whether gemmScattered takes an [M x K] · [K x N] product: as gemm computes it, in one depth block
  * and one column block, so that each block of C is final when it is scattered, in row order.
  */
-export function scattersC(M: number, N: number, K: number): boolean {
-  return engineTakes(M, N, K, M * N) && N <= simdEngine!.blocking.nc && K <= simdEngine!.blocking.kc;
+export function scattersC(M: number, N: number, K: number, dstLength: number): boolean {
+  return engineTakes(M, N, K, M * N, dstLength) && N <= simdEngine!.blocking.nc && K <= simdEngine!.blocking.kc;
 }
 
 /** The table for C[i, j] added onto dst[tap(i, j)], tap -1 meaning nowhere. Check scattersC first. */
@@ -145,7 +151,7 @@ export function planScatteredC(M: number, N: number, dstLength: number, tap: (i:
 
 /**
  * dst[dstOff + tap(i, j)] += (op(A)[M,K] · op(B)[K,N])[i, j], row by row: the product gemm computes
- * (alpha 1, beta 0), then col2im. Only for products scattersC(M, N, K) accepts.
+ * (alpha 1, beta 0), then col2im. Only for products scattersC accepts.
  */
 export function gemmScattered(
   transA: boolean,

@@ -47,8 +47,8 @@ const mapKey = (m: WindowMap, channels: number) =>
 export function forwardColumns(m: WindowMap, channels: number, outChannels: number): GatheredB | null {
   const kdim = channels * m.kH * m.kW;
   const positions = m.posH * m.posW;
-  if (!gathersB(outChannels, positions, kdim)) return null;
   const plane = m.imageH * m.imageW;
+  if (!gathersB(outChannels, positions, kdim, channels * plane)) return null;
   return cached(`f${mapKey(m, channels)}`, () => planGatheredB(kdim, positions, channels * plane, (k, j) => tapOf(m, k, j)));
 }
 
@@ -59,8 +59,8 @@ export function forwardColumns(m: WindowMap, channels: number, outChannels: numb
 export function weightColumns(m: WindowMap, channels: number, outChannels: number): GatheredB | null {
   const kdim = channels * m.kH * m.kW;
   const positions = m.posH * m.posW;
-  if (!gathersB(outChannels, kdim, positions)) return null;
   const plane = m.imageH * m.imageW;
+  if (!gathersB(outChannels, kdim, positions, channels * plane)) return null;
   return cached(`w${mapKey(m, channels)}`, () => planGatheredB(positions, kdim, channels * plane, (k, j) => tapOf(m, j, k)));
 }
 
@@ -71,7 +71,7 @@ export function weightColumns(m: WindowMap, channels: number, outChannels: numbe
 export function inputColumns(m: WindowMap, channels: number, outChannels: number): ScatteredC | null {
   const kdim = channels * m.kH * m.kW;
   const positions = m.posH * m.posW;
-  if (!scattersC(kdim, positions, outChannels)) return null;
   const plane = m.imageH * m.imageW;
+  if (!scattersC(kdim, positions, outChannels, channels * plane)) return null;
   return cached(`c${mapKey(m, channels)}`, () => planScatteredC(kdim, positions, channels * plane, (i, j) => tapOf(m, i, j)));
 }

@@ -134,6 +134,16 @@ describe('gathered im2col columns', () => {
     expect(inputColumns(tiny, 1, 2)).toBeNull();
   });
 
+  it('are not planned when the image is too large for the module to hold, however few the taps', () => {
+    // 1x1 windows 8 apart over a 4096 x 4096 image: 262,144 taps, but 16.8 million floats of source.
+    const strided: WindowMap = { imageH: 4096, imageW: 4096, posH: 512, posW: 512, kH: 1, kW: 1, sH: 8, sW: 8, pT: 0, pL: 0, dH: 1, dW: 1 };
+    expect(forwardColumns(strided, 1, 64)).toBeNull();
+    expect(weightColumns(strided, 1, 64)).toBeNull();
+    expect(inputColumns(strided, 1, 64)).toBeNull();
+    const smaller: WindowMap = { ...strided, imageH: 2048, imageW: 2048, posH: 256, posW: 256 };
+    expect(forwardColumns(smaller, 1, 64)).not.toBeNull();
+  });
+
   it('the input gradient keeps col2im when gemm would split the product in depth (over 256 output channels)', () => {
     const map: WindowMap = { imageH: 6, imageW: 6, posH: 4, posW: 4, kH: 3, kW: 3, sH: 1, sW: 1, pT: 0, pL: 0, dH: 1, dW: 1 };
     expect(inputColumns(map, 2, 256)).not.toBeNull();
