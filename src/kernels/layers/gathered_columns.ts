@@ -20,9 +20,13 @@ function tapOf(m: WindowMap, kidx: number, pos: number): number {
   return (c * m.imageH + ih) * m.imageW + iw;
 }
 
-/** Plans kept for the geometries in use (a network has a few); the oldest go first. */
-const MAX_PLANS = 16;
+/**
+ * Plans kept for the geometries in use (a network has a few), up to this many taps in all; the
+ * least recently used go first.
+ */
+const MAX_CACHED_TAPS = 1 << 23;
 const plans = new Map<string, GatheredB | ScatteredC>();
+let cachedTaps = 0;
 
 function cached<P extends GatheredB | ScatteredC>(key: string, build: () => P): P {
   let plan = plans.get(key) as P | undefined;
@@ -31,7 +35,12 @@ function cached<P extends GatheredB | ScatteredC>(key: string, build: () => P): 
     plans.delete(key);
   } else {
     plan = build();
-    if (plans.size >= MAX_PLANS) plans.delete(plans.keys().next().value!);
+    cachedTaps += plan.table.length;
+    for (const [oldest, old] of plans) {
+      if (cachedTaps <= MAX_CACHED_TAPS) break;
+      plans.delete(oldest);
+      cachedTaps -= old.table.length;
+    }
   }
   plans.set(key, plan);
   return plan;
