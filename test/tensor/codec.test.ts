@@ -156,6 +156,27 @@ describe('decoding base64 data', () => {
     expect(formatError({ data: 'AAAAAAA=' })).toMatch(/5 bytes is not a whole number of float32 elements/);
   });
 
+  it('takes exactly the strings of the standard alphabet with "=" padding at the end', () => {
+    // The rule as a pattern; the codec checks it faster (the length decoding promises), which must agree.
+    const standard = (text: string) => text.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(text);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const stray = ['=', '-', '_', ' ', '\n', '\t', '@', '.', '%', 'é', '\u0000', '\u0100', '😀'];
+    const char = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...alphabet) }, { weight: 1, arbitrary: fc.constantFrom(...stray) });
+    const text = fc.tuple(fc.array(char, { maxLength: 14 }), fc.constantFrom('', '=', '==')).map(([cs, pad]) => cs.join('') + pad);
+    fc.assert(
+      fc.property(text, (t) => {
+        let rejected = false;
+        try {
+          decodeTensor({ dtype: 'float32', data: t }, asFloat);
+        } catch (e) {
+          rejected = (e as Error).message.includes('not a valid base64 string');
+        }
+        expect(rejected).toBe(!standard(t));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('does not share memory with the decoded string', () => {
     const t = decode({ shape: [2], data: b64(new Float64Array([1, 2])), dtype: 'float64' });
     expect(t.data.byteOffset).toBe(0);
