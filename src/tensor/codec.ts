@@ -111,7 +111,18 @@ function decodeFlat(data: readonly unknown[], dtype: Dtype, declared: readonly n
   }
   const out = allocate(dtype, n);
   const read = dtype === 'int64' ? readInt : readFloat;
-  for (let i = 0; i < n; i++) out[i] = read(data[i], opts.name, `[${i}]`);
+  // Plain numbers are taken as they are; anything else goes through `read` (which names the element).
+  if (dtype === 'int64') {
+    for (let i = 0; i < n; i++) {
+      const v = data[i];
+      out[i] = typeof v === 'number' && (v | 0) === v ? v : read(v, opts.name, `[${i}]`);
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = data[i];
+      out[i] = typeof v === 'number' ? v : read(v, opts.name, `[${i}]`);
+    }
+  }
   return { shape: [...shape], dtype, data: out };
 }
 
@@ -133,23 +144,29 @@ function decodeNested(data: readonly unknown[], dtype: Dtype, declared: readonly
   const out = allocate(dtype, n);
   const read = dtype === 'int64' ? readInt : readFloat;
   let next = 0;
-  const fill = (node: unknown, depth: number, path: string): void => {
+  // Where the walk is, as indices: the path is spelt out only for an error message.
+  const at: number[] = [];
+  const path = (depth: number) => at.slice(0, depth).map((i) => `[${i}]`).join('');
+  const fill = (node: unknown, depth: number): void => {
     if (depth === shape.length) {
-      if (Array.isArray(node)) throw new TensorFormatError(`${opts.name}.data${path}: ragged nesting: expected a number, got an array`);
-      out[next++] = read(node, opts.name, path);
+      if (Array.isArray(node)) throw new TensorFormatError(`${opts.name}.data${path(depth)}: ragged nesting: expected a number, got an array`);
+      out[next++] = typeof node === 'number' && (dtype !== 'int64' || (node | 0) === node) ? node : read(node, opts.name, path(depth));
       return;
     }
     if (!Array.isArray(node)) {
-      throw new TensorFormatError(`${opts.name}.data${path}: ragged nesting: expected an array of ${shape[depth]}, got ${describe(node)}`);
+      throw new TensorFormatError(`${opts.name}.data${path(depth)}: ragged nesting: expected an array of ${shape[depth]}, got ${describe(node)}`);
     }
     if (node.length !== shape[depth]) {
       throw new TensorFormatError(
-        `${opts.name}.data${path}: ragged nesting: expected ${shape[depth]} elements, got ${node.length}`,
+        `${opts.name}.data${path(depth)}: ragged nesting: expected ${shape[depth]} elements, got ${node.length}`,
       );
     }
-    for (let i = 0; i < node.length; i++) fill(node[i], depth + 1, `${path}[${i}]`);
+    for (let i = 0; i < node.length; i++) {
+      at[depth] = i;
+      fill(node[i], depth + 1);
+    }
   };
-  fill(data, 0, '');
+  fill(data, 0);
   return { shape, dtype, data: out };
 }
 

@@ -110,6 +110,9 @@ describe('decoding nested data', () => {
     expect(formatError({ data: [[1, 2], [3]] })).toBe('input.data[1]: ragged nesting: expected 2 elements, got 1');
     expect(formatError({ data: [[1, 2], 3] })).toMatch(/^input\.data\[1\]: ragged nesting: expected an array/);
     expect(formatError({ data: [[1, [2]], [3, 4]] })).toMatch(/^input\.data\[0\]\[1\]: ragged nesting: expected a number/);
+    expect(formatError({ data: [[1, 2], [3, 'x']] })).toBe('input.data[1][1]: expected a number or "NaN", "Infinity", "-Infinity", got "x"');
+    expect(formatError({ data: [[[0, 1]], [[2, 2 ** 31]]] }, asIndex)).toBe('indices.data[1][0][1]: 2147483648 is outside the supported int64 range [-2^31, 2^31)');
+    expect(formatError({ data: [0, 1.5] }, asIndex)).toBe('indices.data[1]: expected an integer (int64 tensor), got 1.5');
   });
 
   it('handles empty inner dimensions', () => {
