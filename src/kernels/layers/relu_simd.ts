@@ -7,7 +7,7 @@
  * - relu: where `x < 0` (false for -0 and NaN) +0, else x unchanged: clamp_min(x, 0) bit for bit.
  * - reluBackward: where `x <= 0` (false for NaN) +0, else the gradient unchanged.
  */
-import { Body, end, f32x4Le, f32x4Lt, get, i32, I32, i32s, add, moduleBytes, set, shl, v128Bitselect, v128Load, v128Store, v128Zero, webAssembly } from '../wasm/encoder.js';
+import { Body, f32x4Le, f32x4Lt, get, i32, I32, i32s, add, moduleBytes, set, shl, v128Bitselect, v128Load, v128Store, v128Zero, webAssembly } from '../wasm/encoder.js';
 
 /** Floats a block: three blocks (two inputs, one output) stay within a typical L2 cache. */
 const BLOCK = 16384;
