@@ -256,7 +256,7 @@ function simdGemm(
 }
 
 /** C = beta * C, with beta = 0 clearing C without reading it (NaN in C does not survive, as in BLAS). */
-function scaleC(M: number, N: number, beta: number, C: FloatArray, cOff: number, ldc: number): void {
+export function scaleC(M: number, N: number, beta: number, C: FloatArray, cOff: number, ldc: number): void {
   if (beta === 1) return;
   for (let i = 0; i < M; i++) {
     const row = cOff + i * ldc;

@@ -10,7 +10,7 @@
  */
 
 import {
-  add, and, Body, block, br, brIf, end, ifThen, f32Add, f32Load, f32Store, geS, geU, get, gtS, I32, i32, i32Load, i32s, i32Store, leS, loop, moduleBytes, mul, set, shl, sub, tee, unsignedLeb, V128,
+  add, and, Body, block, br, brIf, end, ifThen, f32Add, f32Load, f32Store, geS, geU, get, gtS, I32, i32, i32Load, i32s, i32Store, instantiateKernel, leS, loop, mul, set, shl, sub, tee, unsignedLeb, V128,
   f32x4Add, f32x4Mul, v128Load, v128Load32Splat, v128Store, v128Zero, webAssembly,
 } from './wasm/encoder.js';
 
@@ -196,20 +196,13 @@ export function createSimdKernel(bytes: number): SimdKernel | null {
   try {
     const wasm = webAssembly();
     if (!wasm) return null;
-    const code = moduleBytes(i32s(6), kernelBody());
-    if (!wasm.validate(code)) return null;
-    const gatherCode = moduleBytes(i32s(4), gatherBody());
-    const addRowsCode = moduleBytes(i32s(5), addRowsBody());
-    const scatterAddCode = moduleBytes(i32s(6), scatterAddBody());
-    const packCode = moduleBytes(i32s(7), packBody());
-    if (![gatherCode, addRowsCode, scatterAddCode, packCode].every((c) => wasm.validate(c))) return null;
     const memory = new wasm.Memory({ initial: Math.ceil(bytes / 65536) });
-    const instance = new wasm.Instance(new wasm.Module(code), { env: { memory } });
-    const kernel = instance.exports.kernel as SimdKernel['kernel'];
-    const gather = new wasm.Instance(new wasm.Module(gatherCode), { env: { memory } }).exports.kernel as SimdKernel['gather'];
-    const addRows = new wasm.Instance(new wasm.Module(addRowsCode), { env: { memory } }).exports.kernel as SimdKernel['addRows'];
-    const scatterAdd = new wasm.Instance(new wasm.Module(scatterAddCode), { env: { memory } }).exports.kernel as SimdKernel['scatterAdd'];
-    const pack = new wasm.Instance(new wasm.Module(packCode), { env: { memory } }).exports.kernel as SimdKernel['pack'];
+    const kernel = instantiateKernel<SimdKernel['kernel']>(wasm, i32s(6), kernelBody(), memory);
+    const gather = instantiateKernel<SimdKernel['gather']>(wasm, i32s(4), gatherBody(), memory);
+    const addRows = instantiateKernel<SimdKernel['addRows']>(wasm, i32s(5), addRowsBody(), memory);
+    const scatterAdd = instantiateKernel<SimdKernel['scatterAdd']>(wasm, i32s(6), scatterAddBody(), memory);
+    const pack = instantiateKernel<SimdKernel['pack']>(wasm, i32s(7), packBody(), memory);
+    if (!kernel || !gather || !addRows || !scatterAdd || !pack) return null;
     return { kernel, gather, addRows, scatterAdd, pack, memory };
   } catch {
     return null;

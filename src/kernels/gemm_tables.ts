@@ -12,7 +12,7 @@
  * for bit those of gemm with the columns written out. Tables stay in the module's memory once
  * loaded (they are immutable: identity says the contents match), until their region fills up.
  */
-import { roundUp, simdEngine } from './gemm.js';
+import { roundUp, scaleC, simdEngine } from './gemm.js';
 
 export interface GatheredB {
   readonly K: number;
@@ -113,7 +113,7 @@ export function gemmGathered(
 ): void {
   const engine = simdEngine!;
   const { K, N, sourceLength, table } = plan;
-  if (beta === 0) for (let i = 0; i < M; i++) C.fill(0, cOff + i * ldc, cOff + i * ldc + N);
+  scaleC(M, N, beta, C, cOff, ldc);
   const tableAt = residentTable(table);
   const sourceAt = roundUp(tablesEnd, 4);
   const { floats } = engine.views(sourceAt + sourceLength + 1);

@@ -7,7 +7,7 @@
  * - relu: where `x < 0` (false for -0 and NaN) +0, else x unchanged: clamp_min(x, 0) bit for bit.
  * - reluBackward: where `x <= 0` (false for NaN) +0, else the gradient unchanged.
  */
-import { Body, f32x4Le, f32x4Lt, get, i32, I32, i32s, add, moduleBytes, set, shl, v128Bitselect, v128Load, v128Store, v128Zero, webAssembly } from '../wasm/encoder.js';
+import { Body, f32x4Le, f32x4Lt, get, i32, I32, i32s, add, instantiateKernel, set, shl, v128Bitselect, v128Load, v128Store, v128Zero, webAssembly } from '../wasm/encoder.js';
 
 /** Floats a block: three blocks (two inputs, one output) stay within a typical L2 cache. */
 const BLOCK = 16384;
@@ -51,13 +51,8 @@ function load(): Module | null {
     const wasm = webAssembly();
     if (!wasm) return null;
     const memory = new wasm.Memory({ initial: Math.ceil((3 * BLOCK * 4) / 65536) });
-    const instantiate = (backward: boolean): Kernel | null => {
-      const code = moduleBytes(i32s(4), selectBody(backward));
-      if (!wasm.validate(code)) return null;
-      return new wasm.Instance(new wasm.Module(code), { env: { memory } }).exports['kernel'] as Kernel;
-    };
-    const relu = instantiate(false);
-    const backward = instantiate(true);
+    const relu = instantiateKernel<Kernel>(wasm, i32s(4), selectBody(false), memory);
+    const backward = instantiateKernel<Kernel>(wasm, i32s(4), selectBody(true), memory);
     if (relu && backward) module = { relu, backward, floats: new Float32Array(memory.buffer) };
   } catch {
     module = null;

@@ -25,7 +25,7 @@ import type { PoolDim } from './geometry.js';
 import {
   add, block, brIf, Body, end, F32, f32Add, f32ConvertI32, f32Div, f32Load, f32Store, f32x4Add, f32x4Div,
   f32x4ExtractLane, f32x4Gt, f32x4Mul, f32x4Ne, f32x4Splat, f32Zero, get, gtS, I32, i32, i32s, i32x4Add, i32x4Mul, i32x4Splat,
-  ifThen, loop, ltS, memoryCopy, moduleBytes, mul, set, shl, shrU, simd, sub, tee, V128, v128Bitselect, v128Const, v128Load,
+  ifThen, instantiateKernel, loop, ltS, memoryCopy, mul, set, shl, shrU, simd, sub, tee, V128, v128Bitselect, v128Const, v128Load,
   v128Load32Lane, v128Load32Zero, v128Or, v128Store, v128Zero, webAssembly,
 } from '../wasm/encoder.js';
 
@@ -433,10 +433,9 @@ function kernel(key: string, params: number[], body: () => number[]): Kernel | n
   let result: Kernel | null = null;
   try {
     const wasm = webAssembly();
-    const code = wasm ? moduleBytes(params, body()) : null;
-    if (wasm && code && wasm.validate(code)) {
+    if (wasm) {
       memory ??= new wasm.Memory({ initial: 16 });
-      result = new wasm.Instance(new wasm.Module(code), { env: { memory } }).exports['kernel'] as Kernel;
+      result = instantiateKernel<Kernel>(wasm, params, body(), memory);
     }
   } catch {
     result = null;

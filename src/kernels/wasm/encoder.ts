@@ -146,5 +146,15 @@ export function moduleBytes(params: number[], body: number[]): Uint8Array<ArrayB
   ]);
 }
 
+/**
+ * The `kernel` export of the module of these parameter types and body (see moduleBytes), over
+ * `memory`; null where the runtime does not validate it (no SIMD, say).
+ */
+export function instantiateKernel<F>(wasm: typeof WebAssembly, params: number[], body: number[], memory: WebAssembly.Memory): F | null {
+  const code = moduleBytes(params, body);
+  if (!wasm.validate(code)) return null;
+  return new wasm.Instance(new wasm.Module(code), { env: { memory } }).exports['kernel'] as F;
+}
+
 /** The runtime's WebAssembly, or undefined where there is none. */
 export const webAssembly = (): typeof WebAssembly | undefined => (globalThis as { WebAssembly?: typeof WebAssembly }).WebAssembly;
