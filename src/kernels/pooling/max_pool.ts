@@ -41,6 +41,7 @@ import {
   sameShape,
   type Options,
 } from './pool_args.js';
+import { maxPoolBackwardFloat32 } from './max_pool_backward_wasm.js';
 import { pool2d, windowMax } from './pool_simd.js';
 
 export interface MaxPoolOptions {
@@ -360,7 +361,9 @@ function maxPoolBackward(
     () => `${fn}: expected int64 indices of shape ${formatSizes(g.outputShape)}, but got ${indices.dtype} ${formatSizes(indices.shape)}`,
   );
   const gradInput = allocate(x.dtype, x.data.length);
-  maxPoolBackwardLoop(grad.data, indices.data, g, gradInput);
+  const planeSize = g.depth.size * g.height.size * g.width.size;
+  const done = gradInput instanceof Float32Array && grad.data instanceof Float32Array && maxPoolBackwardFloat32(grad.data, indices.data, planeSize, gradInput);
+  if (!done) maxPoolBackwardLoop(grad.data, indices.data, g, gradInput);
   return { shape: [...x.shape], dtype: x.dtype, data: gradInput };
 }
 

@@ -50,6 +50,7 @@ export const ltS = [0x48];
 export const gtS = [0x4a];
 export const leS = [0x4c];
 export const geS = [0x4e];
+export const ltU = [0x49];
 export const geU = [0x4f];
 
 // Scalar float32 and memory.
