@@ -8,6 +8,7 @@
  * - reluBackward: where `x <= 0` (false for NaN) +0, else the gradient unchanged.
  */
 import { Body, f32x4Le, f32x4Lt, get, i32, I32, i32s, add, instantiateKernel, set, shl, v128Bitselect, v128Load, v128Store, v128Zero, webAssembly } from '../wasm/encoder.js';
+import { STAGING_SLACK, stagingAddress } from '../wasm/staging.js';
 
 /** Floats a block: three blocks (two inputs, one output) stay within a typical L2 cache. */
 const BLOCK = 16384;
@@ -50,7 +51,7 @@ function load(): Module | null {
   try {
     const wasm = webAssembly();
     if (!wasm) return null;
-    const memory = new wasm.Memory({ initial: Math.ceil((3 * BLOCK * 4) / 65536) });
+    const memory = new wasm.Memory({ initial: Math.ceil((OUT + 4 * BLOCK + STAGING_SLACK) / 65536) });
     const relu = instantiateKernel<Kernel>(wasm, i32s(4), selectBody(false), memory);
     const backward = instantiateKernel<Kernel>(wasm, i32s(4), selectBody(true), memory);
     if (relu && backward) module = { relu, backward, floats: new Float32Array(memory.buffer) };
@@ -60,9 +61,11 @@ function load(): Module | null {
   return module;
 }
 
+// Byte addresses: the two inputs, then the output's region, a page longer than a block so that
+// each block is staged where copying it out is not 4 KiB-aliased (staging.ts).
 const X = 0;
-const G = BLOCK;
-const OUT = 2 * BLOCK;
+const G = 4 * BLOCK;
+const OUT = 8 * BLOCK;
 
 /** Runs `pick` of the module over x (and grad) block by block into out; false where there is no module. */
 function inBlocks(pick: (m: Module) => Kernel, x: Float32Array, grad: Float32Array | null, out: Float32Array): boolean {
@@ -72,10 +75,11 @@ function inBlocks(pick: (m: Module) => Kernel, x: Float32Array, grad: Float32Arr
   const f = m.floats;
   for (let i = 0; i < x.length; i += BLOCK) {
     const count = Math.min(BLOCK, x.length - i);
-    f.set(x.subarray(i, i + count), X);
-    if (grad) f.set(grad.subarray(i, i + count), G);
-    kernel(X * 4, G * 4, OUT * 4, Math.ceil(count / 4));
-    out.set(f.subarray(OUT, OUT + count), i);
+    const to = stagingAddress(OUT, out.byteOffset + 4 * i);
+    f.set(x.subarray(i, i + count), X / 4);
+    if (grad) f.set(grad.subarray(i, i + count), G / 4);
+    kernel(X, G, to, Math.ceil(count / 4));
+    out.set(f.subarray(to / 4, to / 4 + count), i);
   }
   return true;
 }

@@ -28,6 +28,7 @@ import {
   ifThen, instantiateKernel, loop, ltS, memoryCopy, mul, set, shl, shrU, simd, sub, tee, V128, v128Bitselect, v128Const, v128Load,
   v128Load32Lane, v128Load32Zero, v128Or, v128Store, v128Zero, webAssembly,
 } from '../wasm/encoder.js';
+import { pages, STAGING_SLACK, stagingAddress } from '../wasm/staging.js';
 
 /** A 2d pool in elements: the input and output planes, the window, and the padded plane the kernels read. */
 export interface Pool2d {
@@ -487,7 +488,8 @@ function fits(pool: Pool2d): boolean {
 
 /**
  * Where a call's blocks live in the memory: the unpadded input, the padded planes, then `outputs`
- * output blocks and `tables` bytes, for `planes` planes a block.
+ * output regions and `tables` bytes, for `planes` planes a block. An output region is a page longer
+ * than its block: each block is staged where copying it out is not 4 KiB-aliased (staging.ts).
  */
 interface Layout {
   readonly planes: number;
@@ -503,9 +505,9 @@ function layout(pool: Pool2d, outputs: number, tableBytes: number): Layout {
   const outPlane = pool.outH * pool.outW;
   const planes = Math.max(1, Math.floor(BLOCK_BYTES / (4 * (inPlane + paddedPlane + outputs * outPlane))));
   const padded = align(4 * planes * inPlane);
-  let at = padded + align(4 * planes * paddedPlane) + 64;
+  let at = pages(padded + align(4 * planes * paddedPlane) + 64);
   const starts: number[] = [];
-  for (let i = 0; i < outputs; i++, at += align(4 * planes * outPlane)) starts.push(at);
+  for (let i = 0; i < outputs; i++, at += pages(4 * planes * outPlane) + STAGING_SLACK) starts.push(at);
   return { planes, padded, outputs: starts, tables: at, bytes: at + tableBytes };
 }
 
@@ -564,17 +566,19 @@ export function windowSums(
   const outPlane = pool.outH * pool.outW;
   const at = layout(pool, 1, tableBytes(pool.outH, pool.outW) + tableBytes(pool.inH, pool.inW));
   const floats = new Float32Array(memoryOf(at.bytes));
-  const [dst] = at.outputs as [number];
+  const [region] = at.outputs as [number];
   const outputTables = at.tables;
   const sourceTables = at.tables + tableBytes(pool.outH, pool.outW);
-  floats.fill(0, at.padded / 4, dst / 4);
+  floats.fill(0, at.padded / 4, region / 4);
   if (divisors) writeDivisors(floats, outputTables, divisors, pool.outH);
   if (sourceDivisors) writeDivisors(floats, sourceTables, sourceDivisors, pool.inH);
   for (let done = 0; done < count; done += at.planes) {
     const planes = Math.min(at.planes, count - done);
+    const to = (outputFirst + done) * outPlane;
+    const dst = stagingAddress(region, output.byteOffset + 4 * to);
     loadBlock(pool, at, source, sourceFirst + done, planes, floats, sourceDivisors ? sourceTables : null);
     sums(...sharedArgs(pool, at, dst, planes), outputTables, outputTables + 4 * pool.outH, divisors ? 1 : 0);
-    output.set(floats.subarray(dst / 4, dst / 4 + planes * outPlane), (outputFirst + done) * outPlane);
+    output.set(floats.subarray(dst / 4, dst / 4 + planes * outPlane), to);
   }
   return true;
 }
@@ -592,10 +596,12 @@ export function windowMax(pool: Pool2d, source: Float32Array, first: number, cou
   const at = layout(pool, 2, 0);
   const buffer = memoryOf(at.bytes);
   const floats = new Float32Array(buffer);
-  const [dst, dstIndices] = at.outputs as [number, number];
-  floats.fill(-Infinity, at.padded / 4, dst / 4);
+  const [valueRegion, indexRegion] = at.outputs as [number, number];
+  floats.fill(-Infinity, at.padded / 4, valueRegion / 4);
   for (let p = first; p < first + count; p += at.planes) {
     const planes = Math.min(at.planes, first + count - p);
+    const dst = stagingAddress(valueRegion, output.byteOffset + 4 * p * outPlane);
+    const dstIndices = stagingAddress(indexRegion, indices.byteOffset + 4 * p * outPlane);
     loadBlock(pool, at, source, p, planes, floats, null);
     max(...sharedArgs(pool, at, dst, planes), pool.inW, pool.padTop, pool.padLeft, dstIndices);
     output.set(floats.subarray(dst / 4, dst / 4 + planes * outPlane), p * outPlane);
