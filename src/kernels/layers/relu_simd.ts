@@ -7,7 +7,7 @@
  * - relu: where `x < 0` (false for -0 and NaN) +0, else x unchanged: clamp_min(x, 0) bit for bit.
  * - reluBackward: where `x <= 0` (false for NaN) +0, else the gradient unchanged.
  */
-import { Body, f32x4Le, f32x4Lt, get, i32, I32, i32s, add, instantiateKernel, set, shl, v128Bitselect, v128Load, v128Store, v128Zero, webAssembly } from '../wasm/encoder.js';
+import { Body, f32x4Le, f32x4Lt, get, i32, I32, i32s, add, instantiateKernel, set, shl, v128Bitselect, v128Load, v128Store, v128Zero, lazyModule } from '../wasm/encoder.js';
 import { STAGING_SLACK, stagingAddress } from '../wasm/staging.js';
 
 /** Floats a block: three blocks (two inputs, one output) stay within a typical L2 cache. */
@@ -43,29 +43,18 @@ interface Module {
   readonly floats: Float32Array;
 }
 
-let module: Module | null | undefined;
-
-function load(): Module | null {
-  if (module !== undefined) return module;
-  module = null;
-  try {
-    const wasm = webAssembly();
-    if (!wasm) return null;
-    const memory = new wasm.Memory({ initial: Math.ceil((OUT + 4 * BLOCK + STAGING_SLACK) / 65536) });
-    const relu = instantiateKernel<Kernel>(wasm, i32s(4), selectBody(false), memory);
-    const backward = instantiateKernel<Kernel>(wasm, i32s(4), selectBody(true), memory);
-    if (relu && backward) module = { relu, backward, floats: new Float32Array(memory.buffer) };
-  } catch {
-    module = null;
-  }
-  return module;
-}
-
 // Byte addresses: the two inputs, then the output's region, a page longer than a block so that
 // each block is staged where copying it out is not 4 KiB-aliased (staging.ts).
 const X = 0;
 const G = 4 * BLOCK;
 const OUT = 8 * BLOCK;
+
+const load = lazyModule<Module>((wasm) => {
+  const memory = new wasm.Memory({ initial: Math.ceil((OUT + 4 * BLOCK + STAGING_SLACK) / 65536) });
+  const relu = instantiateKernel<Kernel>(wasm, i32s(4), selectBody(false), memory);
+  const backward = instantiateKernel<Kernel>(wasm, i32s(4), selectBody(true), memory);
+  return relu && backward && { relu, backward, floats: new Float32Array(memory.buffer) };
+});
 
 /** Runs `pick` of the module over x (and grad) block by block into out; false where there is no module. */
 function inBlocks(pick: (m: Module) => Kernel, x: Float32Array, grad: Float32Array | null, out: Float32Array): boolean {

@@ -9,7 +9,7 @@
  * go through the module a block at a time: the block's indices and gradients are copied in, its
  * planes of grad_input cleared and scattered into while they are in cache, then copied out whole.
  */
-import { add, Body, end, f32Add, f32Load, f32Store, get, I32, i32, i32Load, i32s, ifThen, instantiateKernel, ltU, mul, set, shl, tee, webAssembly } from '../wasm/encoder.js';
+import { add, Body, end, f32Add, f32Load, f32Store, get, I32, i32, i32Load, i32s, ifThen, instantiateKernel, lazyModule, ltU, mul, set, shl, tee } from '../wasm/encoder.js';
 import { pages, STAGING_SLACK, stagingAddress } from '../wasm/staging.js';
 
 /**
@@ -45,22 +45,11 @@ interface Module {
   readonly memory: WebAssembly.Memory;
 }
 
-let module: Module | null | undefined;
-
-function load(): Module | null {
-  if (module !== undefined) return module;
-  module = null;
-  try {
-    const wasm = webAssembly();
-    if (!wasm) return null;
-    const memory = new wasm.Memory({ initial: 1 });
-    const scatter = instantiateKernel<Kernel>(wasm, i32s(6), scatterBody(), memory);
-    if (scatter) module = { scatter, memory };
-  } catch {
-    module = null;
-  }
-  return module;
-}
+const load = lazyModule<Module>((wasm) => {
+  const memory = new wasm.Memory({ initial: 1 });
+  const scatter = instantiateKernel<Kernel>(wasm, i32s(6), scatterBody(), memory);
+  return scatter && { scatter, memory };
+});
 
 /** A block's staged tensors stay within a typical L2 cache. */
 const BLOCK_BYTES = 256 * 1024;

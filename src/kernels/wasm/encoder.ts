@@ -159,3 +159,22 @@ export function instantiateKernel<F>(wasm: typeof WebAssembly, params: number[],
 
 /** The runtime's WebAssembly, or undefined where there is none. */
 export const webAssembly = (): typeof WebAssembly | undefined => (globalThis as { WebAssembly?: typeof WebAssembly }).WebAssembly;
+
+/**
+ * A getter that builds with `build` on first use and keeps the result: null for good where there
+ * is no WebAssembly, `build` gives null (a kernel did not validate) or it throws.
+ */
+export function lazyModule<M>(build: (wasm: typeof WebAssembly) => M | null): () => M | null {
+  let built: M | null | undefined;
+  return () => {
+    if (built !== undefined) return built;
+    built = null;
+    try {
+      const wasm = webAssembly();
+      if (wasm) built = build(wasm);
+    } catch {
+      built = null;
+    }
+    return built;
+  };
+}
