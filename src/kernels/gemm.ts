@@ -21,6 +21,7 @@
  * a table of taps (a convolution's im2col columns): it exports that engine's pieces below.
  */
 import { SIMD_MR, SIMD_NR, createSimdKernel } from './gemm_simd.js';
+import { bufferOf } from './wasm/encoder.js';
 import type { FloatArray } from './tensor.js';
 
 const MR = 4;
@@ -180,13 +181,10 @@ export const simdEngine = simd && {
   balancedBlock,
   /** The module's memory as floats and as words, grown first to hold `floats` floats. */
   views(floats: number): { floats: Float32Array; words: Int32Array } {
-    const memory = simd.memory;
-    const missing = floats * 4 - memory.buffer.byteLength;
-    if (missing > 0) {
-      // A grow detaches the views on the old buffer: make new ones.
-      memory.grow(Math.ceil(missing / 65536));
-      simdFloats = new Float32Array(memory.buffer);
-      simdWords = new Int32Array(memory.buffer);
+    const buffer = bufferOf(simd.memory, floats * 4);
+    if (buffer !== simdFloats.buffer) {
+      simdFloats = new Float32Array(buffer);
+      simdWords = new Int32Array(buffer);
     }
     return { floats: simdFloats, words: simdWords };
   },

@@ -9,7 +9,7 @@
  * go through the module a block at a time: the block's indices and gradients are copied in, its
  * planes of grad_input cleared and scattered into while they are in cache, then copied out whole.
  */
-import { add, Body, end, f32Add, f32Load, f32Store, get, I32, i32, i32Load, i32s, ifThen, instantiateKernel, lazyModule, ltU, mul, set, shl, tee } from '../wasm/encoder.js';
+import { add, Body, bufferOf, end, f32Add, f32Load, f32Store, get, I32, i32, i32Load, i32s, ifThen, instantiateKernel, lazyModule, ltU, mul, set, shl, tee } from '../wasm/encoder.js';
 import { pages, STAGING_SLACK, stagingAddress } from '../wasm/staging.js';
 
 /**
@@ -75,9 +75,9 @@ export function maxPoolBackwardFloat32(gradOutput: Float32Array, indices: Int32A
   const indexRegion = gradRegion + pages(4 * per * planeSize) + STAGING_SLACK;
   const sourceRegion = indexRegion + pages(4 * per * outPlane) + STAGING_SLACK;
   const bytes = sourceRegion + pages(4 * per * outPlane) + STAGING_SLACK;
-  if (m.memory.buffer.byteLength < bytes) m.memory.grow(Math.ceil((bytes - m.memory.buffer.byteLength) / 65536));
-  const floats = new Float32Array(m.memory.buffer);
-  const words = new Int32Array(m.memory.buffer);
+  const buffer = bufferOf(m.memory, bytes);
+  const floats = new Float32Array(buffer);
+  const words = new Int32Array(buffer);
   for (let first = 0; first < planes; first += per) {
     const count = Math.min(per, planes - first);
     const o = first * outPlane;

@@ -23,7 +23,7 @@
  */
 import type { PoolDim } from './geometry.js';
 import {
-  add, block, brIf, Body, end, F32, f32Add, f32ConvertI32, f32Div, f32Load, f32Store, f32x4Add, f32x4Div,
+  add, block, brIf, Body, bufferOf, end, F32, f32Add, f32ConvertI32, f32Div, f32Load, f32Store, f32x4Add, f32x4Div,
   f32x4ExtractLane, f32x4Gt, f32x4Mul, f32x4Ne, f32x4Splat, f32Zero, get, gtS, I32, i32, i32s, i32x4Add, i32x4Mul, i32x4Splat,
   ifThen, instantiateKernel, loop, ltS, memoryCopy, mul, set, shl, shrU, simd, sub, tee, V128, v128Bitselect, v128Const, v128Load,
   v128Load32Lane, v128Load32Zero, v128Or, v128Store, v128Zero, webAssembly,
@@ -463,10 +463,7 @@ const rowMeansKernel = (length: number) => kernel(`rowMeans ${length}`, i32s(4),
 
 /** The shared memory, grown to at least `bytes` (plus room for stride-2 loads that read past a block). */
 function memoryOf(bytes: number): ArrayBuffer {
-  const m = memory!;
-  const missing = bytes + 64 - m.buffer.byteLength;
-  if (missing > 0) m.grow(Math.ceil(missing / 65536));
-  return m.buffer;
+  return bufferOf(memory!, bytes + 64);
 }
 
 /** Keeps a block's input and outputs within a typical L2 cache. */

@@ -157,6 +157,16 @@ export function instantiateKernel<F>(wasm: typeof WebAssembly, params: number[],
   return new wasm.Instance(new wasm.Module(code), { env: { memory } }).exports['kernel'] as F;
 }
 
+/**
+ * The buffer of `memory`, grown first to at least `bytes` bytes if it is smaller. A grow detaches
+ * every view of the old buffer: a caller keeping views makes new ones when the buffer changes.
+ */
+export function bufferOf(memory: WebAssembly.Memory, bytes: number): ArrayBuffer {
+  const missing = bytes - memory.buffer.byteLength;
+  if (missing > 0) memory.grow(Math.ceil(missing / 65536));
+  return memory.buffer;
+}
+
 /** The runtime's WebAssembly, or undefined where there is none. */
 export const webAssembly = (): typeof WebAssembly | undefined => (globalThis as { WebAssembly?: typeof WebAssembly }).WebAssembly;
 
