@@ -58,6 +58,18 @@ function residentTable(table: Int32Array): number {
 }
 
 /**
+ * Copies `length` floats of `data` from `off` into the module just past the resident tables, with
+ * room for one more word after them (a table's "none" tap); gives where, and the memory's floats.
+ * Load the call's table first: it moves the end of the tables.
+ */
+function stageAfterTables(data: Float32Array, off: number, length: number): { at: number; floats: Float32Array } {
+  const at = roundUp(tablesEnd, 4);
+  const { floats } = simdEngine!.views(at + length + 1);
+  floats.set(data.subarray(off, off + length), at);
+  return { at, floats };
+}
+
+/**
  * The products plain gemm would also run on the SIMD engine (below, the triple loop's results
  * differ), with a table and a source (or destination) of bounded size.
  */
@@ -115,9 +127,7 @@ export function gemmGathered(
   const { K, N, sourceLength, table } = plan;
   scaleC(M, N, beta, C, cOff, ldc);
   const tableAt = residentTable(table);
-  const sourceAt = roundUp(tablesEnd, 4);
-  const { floats } = engine.views(sourceAt + sourceLength + 1);
-  floats.set(source.subarray(sourceOff, sourceOff + sourceLength), sourceAt);
+  const { at: sourceAt, floats } = stageAfterTables(source, sourceOff, sourceLength);
   floats[sourceAt + sourceLength] = 0;
   const gather = engine.kernels.gather;
   let at = tableAt;
@@ -170,9 +180,7 @@ export function gemmScattered(
   const engine = simdEngine!;
   const { M, N, dstLength, table } = plan;
   const tableAt = residentTable(table);
-  const dstAt = roundUp(tablesEnd, 4);
-  const { floats } = engine.views(dstAt + dstLength + 1);
-  floats.set(dst.subarray(dstOff, dstOff + dstLength), dstAt);
+  const { at: dstAt, floats } = stageAfterTables(dst, dstOff, dstLength);
   const scatterAdd = engine.kernels.scatterAdd;
   const storeBlock = (ic: number, mc: number, _jc: number, nc: number, ncPadded: number) =>
     scatterAdd(dstAt * 4, (tableAt + ic * N) * 4, engine.block * 4, mc, nc, ncPadded);
